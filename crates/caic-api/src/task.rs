@@ -1,0 +1,194 @@
+//! REST request and response bodies.
+
+use crate::event::{DiffFile, ImageData, Prompt};
+use crate::state::TaskState;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /api/v1/tasks`: start a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTaskReq {
+    /// Repo id, as listed by `GET /api/v1/server/repos`.
+    pub repo: String,
+    /// Branch to start from; the repo's default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// Harness name, as listed by `GET /api/v1/server/harnesses`.
+    pub harness: String,
+    /// Model; the harness default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The first prompt.
+    pub prompt: String,
+    /// Images attached to the first prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageData>,
+}
+
+/// Answer to a task creation: the task is recorded and starts in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTaskResp {
+    /// The new task's id.
+    pub id: String,
+    /// Always `accepted`.
+    pub status: String,
+}
+
+/// `POST /api/v1/tasks/{id}/input`: a follow-up message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InputReq {
+    /// The message.
+    pub prompt: Prompt,
+}
+
+/// `POST /api/v1/tasks/{id}/restart`: a new agent session, history kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestartReq {
+    /// The first message of the new session.
+    pub prompt: Prompt,
+}
+
+/// A generic acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusResp {
+    /// What happened, e.g. `sent`, `stopping`.
+    pub status: String,
+}
+
+/// `GET /api/v1/tasks/{id}/diff`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffResp {
+    /// Unified diff of the work against the branch point, untracked files included.
+    pub diff: String,
+    /// Per-file line counts.
+    pub diff_stat: Vec<DiffFile>,
+}
+
+/// A task as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    /// Sortable unique id.
+    pub id: String,
+    /// Short title (the first prompt's first line for now).
+    pub title: String,
+    /// The first prompt.
+    pub prompt: String,
+    /// Repo id.
+    pub repo: String,
+    /// Branch the work started from.
+    pub base_branch: String,
+    /// The task's own branch, `caic-N` (empty until reserved).
+    pub branch: String,
+    /// Harness name.
+    pub harness: String,
+    /// Model, when chosen or reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Current state.
+    pub state: TaskState,
+    /// When the state last changed, Unix ms.
+    pub state_updated_at: i64,
+    /// When the task was created, Unix ms.
+    pub created_at: i64,
+    /// Container name, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Agent session id, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Agent CLI version, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
+    /// Last error, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The agent's last result text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Cost so far, USD, over all sessions.
+    pub cost_usd: f64,
+    /// Agent time so far, ms.
+    pub duration_ms: u64,
+    /// Model turns so far.
+    pub num_turns: u64,
+    /// Cumulative input tokens.
+    pub input_tokens: u64,
+    /// Cumulative output tokens.
+    pub output_tokens: u64,
+    /// Input tokens of the last model call (context fill).
+    pub active_input_tokens: u64,
+    /// The model's context window.
+    pub context_window_limit: u64,
+    /// Files changed so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff_stat: Vec<DiffFile>,
+}
+
+/// A git repo caic can start tasks in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Repo {
+    /// Path relative to the repos root; the repo id.
+    pub path: String,
+    /// Default branch.
+    pub base_branch: String,
+    /// `origin` URL, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_url: Option<String>,
+}
+
+/// `GET /api/v1/server/repos/branches?repo=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchesResp {
+    /// Branch names, default branch first.
+    pub branches: Vec<String>,
+}
+
+/// A harness a task can use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HarnessInfo {
+    /// Name used in `CreateTaskReq.harness`.
+    pub name: String,
+    /// Models offered; the first is the default.
+    pub models: Vec<String>,
+    /// Whether prompts may carry images.
+    pub supports_images: bool,
+    /// Context window in tokens.
+    pub context_window: u64,
+}
+
+/// One message on the task-list stream `GET /api/v1/server/tasks/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TaskListEvent {
+    /// Every task, sent first.
+    Snapshot {
+        /// The tasks.
+        tasks: Vec<Task>,
+    },
+    /// A new task, or one whose fields changed too much for a patch.
+    Upsert {
+        /// The task.
+        task: Box<Task>,
+    },
+    /// Changed top-level fields of a task, always with `id`; removed fields are null.
+    Patch {
+        /// The changed fields.
+        #[schema(value_type = Object)]
+        patch: serde_json::Value,
+    },
+    /// A task is gone from the list.
+    Delete {
+        /// Its id.
+        id: String,
+    },
+}
