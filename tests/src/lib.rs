@@ -1,1 +1,5 @@
-//! Test support for end-to-end suites.
+//! Test support for end-to-end suites: a scripted Anthropic Messages API mock and
+//! helpers to run the real Claude Code CLI against it.
+
+pub mod claude_cli;
+pub mod mock_anthropic;

@@ -113,7 +113,11 @@ pub struct TodoItem {
 
 /// What happened, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum EventData {
     /// The agent session started.
     Init {
@@ -307,7 +311,10 @@ mod tests {
             data: EventData::Text { text: "hi".into() },
         };
         let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v, serde_json::json!({"seq":3,"ts":10,"kind":"text","text":"hi"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"seq":3,"ts":10,"kind":"text","text":"hi"})
+        );
         let back: Event = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
     }

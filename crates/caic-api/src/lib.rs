@@ -14,6 +14,6 @@ pub use event::{
 };
 pub use state::{Action, TaskState};
 pub use task::{
-    BranchesResp, CreateTaskReq, CreateTaskResp, DiffResp, HarnessInfo, InputReq, Repo,
-    RestartReq, StatusResp, Task, TaskListEvent,
+    BranchesResp, CreateTaskReq, CreateTaskResp, DiffResp, HarnessInfo, InputReq, Repo, RestartReq,
+    StatusResp, Task, TaskListEvent,
 };

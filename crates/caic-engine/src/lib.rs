@@ -1,1 +1,17 @@
-//! placeholder
+//! caic's task engine: creates tasks, runs each in its own container through the
+//! runtime, feeds agent output through the harness parser into an event history that
+//! subscribers follow, keeps one JSONL log per session, and after a restart rebuilds
+//! tasks from those logs and re-attaches to containers still running.
+
+mod backend;
+pub mod engine;
+pub mod error;
+mod lifecycle;
+pub mod log;
+pub(crate) mod reload;
+mod session;
+pub mod task;
+
+pub use backend::BackendConfig;
+pub use engine::{Engine, EngineConfig, Subscription};
+pub use error::{Error, Result};

@@ -1,1 +1,50 @@
-//! placeholder
+//! Agent drivers ("harnesses"): how caic starts an agent in a container, encodes prompts
+//! for its stdin, and parses its output stream into [`caic_api::EventData`].
+//!
+//! Everything here is pure: no process, network or file I/O (tracing aside). The stream a
+//! parser reads is the relay's log: the agent's stdout lines and the stdin lines caic sent,
+//! interleaved in order, so a task's whole history can be rebuilt from it.
+
+pub mod claude;
+pub mod fake;
+mod harness;
+mod text;
+
+#[cfg(test)]
+mod golden_tests;
+
+pub use harness::{Harness, HarnessFile, Parser, SessionOpts};
+
+use std::sync::Arc;
+
+/// Every harness caic offers, in display order: `claude`, `fake`.
+pub fn all() -> Vec<Arc<dyn Harness>> {
+    vec![Arc::new(claude::ClaudeHarness), Arc::new(fake::FakeHarness)]
+}
+
+/// The harness called `name`, if any.
+pub fn by_name(name: &str) -> Option<Arc<dyn Harness>> {
+    all().into_iter().find(|h| h.info().name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_lists_claude_then_fake() {
+        let names: Vec<String> = all().iter().map(|h| h.info().name).collect();
+        assert_eq!(names, ["claude", "fake"]);
+        assert_eq!(by_name("fake").unwrap().info().name, "fake");
+        assert!(by_name("codex").is_none());
+    }
+
+    #[test]
+    fn every_harness_has_a_default_model() {
+        for h in all() {
+            let info = h.info();
+            assert!(!info.models.is_empty(), "{}", info.name);
+            assert!(info.context_window > 0, "{}", info.name);
+        }
+    }
+}

@@ -1,1 +1,192 @@
-//! placeholder
+//! caic's HTTP server: the REST + SSE API over the task engine. Start it with
+//! [`Server::start`]; the CLI and the desktop app both do.
+
+pub mod config;
+pub mod error;
+pub mod listen;
+pub mod routes;
+pub mod sse;
+
+use axum::Router;
+use caic_engine::{Engine, EngineConfig};
+use config::Config;
+use routes::AppState;
+use std::net::SocketAddr;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Bad listen address.
+    #[error("{0}")]
+    Listen(String),
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] caic_engine::Error),
+    /// Binding or serving failed.
+    #[error("{addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "caic",
+    description = "Coding agents in containers: create tasks, follow their events, steer them."
+))]
+struct ApiDoc;
+
+/// The API router and its OpenAPI document, built from the same route list so they
+/// cannot drift.
+pub fn router(engine: Engine) -> Router {
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::tasks::list, routes::tasks::create))
+        .routes(routes!(routes::tasks::get))
+        .routes(routes!(routes::tasks::events))
+        .routes(routes!(routes::tasks::input))
+        .routes(routes!(routes::tasks::stop))
+        .routes(routes!(routes::tasks::revive))
+        .routes(routes!(routes::tasks::purge))
+        .routes(routes!(routes::tasks::restart))
+        .routes(routes!(routes::tasks::diff))
+        .routes(routes!(routes::server::list_repos))
+        .routes(routes!(routes::server::list_branches))
+        .routes(routes!(routes::server::list_harnesses))
+        .routes(routes!(routes::server::task_list_events))
+        .with_state(AppState { engine })
+        .split_for_parts();
+    let doc_json = doc.to_pretty_json().unwrap_or_default();
+    api.route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                doc_json,
+            )
+        }),
+    )
+    .fallback(|| async { error::HttpError::not_found("no such route") })
+    .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// The engine settings a config gives.
+pub fn engine_config(cfg: &Config) -> EngineConfig {
+    let mut harness_env = std::collections::BTreeMap::new();
+    for (name, h) in &cfg.harness {
+        harness_env.insert(
+            name.clone(),
+            h.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        );
+    }
+    EngineConfig {
+        repos_root: cfg.resolved_repos_root(),
+        config_dir: cfg.config_dir.clone(),
+        cache_dir: cfg.resolved_cache_dir(),
+        backend: caic_engine::BackendConfig {
+            runtime: cfg.container.runtime.clone(),
+            socket: cfg.container.socket.clone(),
+            base_image: cfg.container.base_image.clone(),
+            cpus: cfg.container.cpus,
+            memory_bytes: cfg.container.memory_bytes,
+            sudo: cfg.container.sudo,
+        },
+        harness_env,
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// The addresses it listens on.
+    pub addrs: Vec<SocketAddr>,
+    /// The engine behind it.
+    pub engine: Engine,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts the engine and serves the API on the configured address.
+    pub async fn start(cfg: Config) -> Result<Server, ServerError> {
+        let addrs = listen::parse(&cfg.listen).map_err(ServerError::Listen)?;
+        let engine = Engine::start(engine_config(&cfg)).await?;
+        let warm = engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = warm.warm_image().await {
+                tracing::error!(error = %e, "building the base image");
+            }
+        });
+        Server::serve(engine, &addrs).await
+    }
+
+    /// Serves the API of an already started engine.
+    pub async fn serve(engine: Engine, addrs: &[SocketAddr]) -> Result<Server, ServerError> {
+        let app = router(engine.clone());
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let mut bound = Vec::new();
+        let mut tasks = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let listener = match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => l,
+                // `localhost` also tries ::1; a host without IPv6 is fine.
+                Err(e) if i > 0 && addr.is_ipv6() => {
+                    tracing::debug!(%addr, error = %e, "skipping IPv6 loopback");
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ServerError::Bind {
+                        addr: *addr,
+                        source,
+                    })
+                }
+            };
+            let local = listener.local_addr().map_err(|source| ServerError::Bind {
+                addr: *addr,
+                source,
+            })?;
+            tracing::info!(addr = %local, "caic listening");
+            bound.push(local);
+            let app = app.clone();
+            let mut rx = rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let res = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    })
+                    .await;
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "server stopped");
+                }
+            }));
+        }
+        Ok(Server {
+            addrs: bound,
+            engine,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting requests and waits for the listeners to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

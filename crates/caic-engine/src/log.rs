@@ -1,0 +1,392 @@
+//! One JSONL log per task session segment, in the cache dir.
+//!
+//! A segment is one agent process under one relay. Its log starts with a header, then
+//! holds, in order, the raw lines of the relay (agent output and the prompts caic
+//! sent, verbatim) interleaved with caic's own records (`{"caic_...": ...}` objects:
+//! timestamps, events caic made, state changes), and ends with a trailer when the
+//! segment is closed. The raw lines are the authoritative conversation record: their
+//! byte count is the offset from which caic re-attaches to the relay.
+
+use caic_api::{EventData, TaskState};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// What a task is, recorded in every segment header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskMeta {
+    /// Task id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// First prompt.
+    pub prompt: String,
+    /// Repo id.
+    pub repo: String,
+    /// Branch the work started from.
+    pub base_branch: String,
+    /// The task's branch `caic-N`.
+    pub branch: String,
+    /// Harness name.
+    pub harness: String,
+    /// Model chosen at creation.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Creation time, Unix ms.
+    pub created_at: i64,
+}
+
+/// First line of a segment log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    /// Format version.
+    pub version: u32,
+    /// The task.
+    pub task: TaskMeta,
+    /// Segment number, from 0.
+    pub segment: u32,
+    /// Name of the relay instance inside the container.
+    pub relay: String,
+    /// When the segment started, Unix ms.
+    pub started_at: i64,
+}
+
+/// Last line of a closed segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trailer {
+    /// Task state when the segment closed.
+    pub state: TaskState,
+    /// Why it closed.
+    pub reason: String,
+}
+
+/// One of caic's own records in a segment log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    /// The header.
+    #[serde(rename = "caic_header")]
+    Header(Header),
+    /// Wall clock (Unix ms) for the raw lines that follow.
+    #[serde(rename = "caic_ts")]
+    Ts(i64),
+    /// An event caic produced itself (provisioning log, diff stat, error...).
+    #[serde(rename = "caic_event")]
+    Event(EventData),
+    /// A state change caic decided (stopped, failed, purged...), with an error text.
+    #[serde(rename = "caic_state")]
+    State(TaskState, Option<String>),
+    /// The relay offset after the previous raw line, when it differs from the count of
+    /// the logged text (a line that was not valid UTF-8).
+    #[serde(rename = "caic_offset")]
+    Offset(u64),
+    /// The relay of this segment was started (the agent runs).
+    #[serde(rename = "caic_relay_started")]
+    RelayStarted(String),
+    /// The trailer.
+    #[serde(rename = "caic_trailer")]
+    Trailer(Trailer),
+}
+
+/// A line of a segment log, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    /// One of caic's records.
+    Record(Box<Record>),
+    /// A raw relay line (without its newline).
+    Raw(String),
+}
+
+impl Line {
+    fn parse(text: &str) -> Line {
+        if text.starts_with("{\"caic_") {
+            if let Ok(r) = serde_json::from_str::<Record>(text) {
+                return Line::Record(Box::new(r));
+            }
+        }
+        Line::Raw(text.to_string())
+    }
+}
+
+/// A segment log read back from disk.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Its file.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: Header,
+    /// Every line after the header.
+    pub lines: Vec<Line>,
+    /// Bytes of raw relay lines (each counted with its newline): the relay offset.
+    pub relay_offset: u64,
+}
+
+impl Segment {
+    /// The trailer, if the segment was closed.
+    pub fn trailer(&self) -> Option<&Trailer> {
+        match self.lines.last() {
+            Some(Line::Record(r)) => match r.as_ref() {
+                Record::Trailer(t) => Some(t),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// File name of a segment log.
+pub fn file_name(task_id: &str, segment: u32) -> String {
+    format!("{task_id}-{segment:03}.jsonl")
+}
+
+/// Reads a segment log. A partial last line (caic died mid-write) is cut off the file.
+pub fn read(path: &Path) -> std::io::Result<Segment> {
+    let mut data = Vec::new();
+    File::open(path)?.read_to_end(&mut data)?;
+    let complete = match data.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    if complete < data.len() {
+        tracing::warn!(path = %path.display(), "cutting a partial last line off the log");
+        OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .set_len(complete as u64)?;
+        data.truncate(complete);
+    }
+    let text = String::from_utf8_lossy(&data);
+    let mut it = text.split_terminator('\n');
+    let header = match it.next().map(Line::parse) {
+        Some(Line::Record(r)) if matches!(*r, Record::Header(_)) => match *r {
+            Record::Header(h) => h,
+            _ => unreachable!(),
+        },
+        _ => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: first line is not a caic header", path.display()),
+            ))
+        }
+    };
+    let mut lines = Vec::new();
+    let mut relay_offset = 0;
+    for l in it {
+        let line = Line::parse(l);
+        match &line {
+            Line::Raw(r) => relay_offset += r.len() as u64 + 1,
+            Line::Record(r) => {
+                if let Record::Offset(o) = **r {
+                    relay_offset = o;
+                }
+            }
+        }
+        lines.push(line);
+    }
+    Ok(Segment {
+        path: path.to_path_buf(),
+        header,
+        lines,
+        relay_offset,
+    })
+}
+
+/// Lists every segment log in `dir`, grouped by task id, segments in order.
+pub fn list(dir: &Path) -> std::io::Result<Vec<(String, Vec<PathBuf>)>> {
+    let mut by_task: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let path = e?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".jsonl") else {
+            continue;
+        };
+        let Some((id, seg)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        if seg.parse::<u32>().is_err() {
+            continue;
+        }
+        by_task.entry(id.to_string()).or_default().push(path);
+    }
+    Ok(by_task
+        .into_iter()
+        .map(|(id, mut paths)| {
+            paths.sort();
+            (id, paths)
+        })
+        .collect())
+}
+
+/// Appends to a segment log; every write is one whole line.
+#[derive(Debug)]
+pub struct Writer {
+    file: File,
+    path: PathBuf,
+    last_ts: i64,
+    relay_offset: u64,
+}
+
+impl Writer {
+    /// Creates a new segment log with its header.
+    pub fn create(dir: &Path, header: &Header) -> std::io::Result<Writer> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(file_name(&header.task.id, header.segment));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
+        let mut w = Writer {
+            file,
+            path,
+            last_ts: 0,
+            relay_offset: 0,
+        };
+        w.record(&Record::Header(header.clone()))?;
+        Ok(w)
+    }
+
+    /// Reopens an existing segment log to append to it; `relay_offset` is where its
+    /// raw lines end (see [`Segment::relay_offset`]).
+    pub fn append(path: &Path, relay_offset: u64) -> std::io::Result<Writer> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Writer {
+            file,
+            path: path.to_path_buf(),
+            last_ts: 0,
+            relay_offset,
+        })
+    }
+
+    /// The file this writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one of caic's records.
+    pub fn record(&mut self, r: &Record) -> std::io::Result<()> {
+        let mut buf = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+        buf.push(b'\n');
+        self.file.write_all(&buf)
+    }
+
+    /// Writes a timestamp record when the clock moved on by a second or more since
+    /// the last one, so lines read back get their time to within a second.
+    pub fn tick(&mut self, now_ms: i64) -> std::io::Result<()> {
+        if now_ms - self.last_ts >= 1000 {
+            self.last_ts = now_ms;
+            self.record(&Record::Ts(now_ms))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a raw relay line that ends at `end_offset` in the relay's log, preceded
+    /// by a timestamp record when due and followed by an offset record when the text
+    /// does not account for the relay's bytes exactly.
+    pub fn raw(&mut self, line: &str, end_offset: u64, now_ms: i64) -> std::io::Result<()> {
+        self.tick(now_ms)?;
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        self.file.write_all(&buf)?;
+        let counted = self.relay_offset + line.len() as u64 + 1;
+        self.relay_offset = end_offset;
+        if counted != end_offset {
+            self.record(&Record::Offset(end_offset))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            version: 1,
+            task: TaskMeta {
+                id: "01TASK".into(),
+                title: "t".into(),
+                prompt: "p".into(),
+                repo: "r".into(),
+                base_branch: "main".into(),
+                branch: "caic-1".into(),
+                harness: "fake".into(),
+                model: None,
+                created_at: 1,
+            },
+            segment: 0,
+            relay: "s0".into(),
+            started_at: 2,
+        }
+    }
+
+    #[test]
+    fn round_trip_counts_relay_offset_and_cuts_partial_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::create(dir.path(), &header()).unwrap();
+        w.raw(r#"{"type":"system"}"#, 18, 5000).unwrap();
+        w.record(&Record::Event(EventData::Log {
+            line: "hello".into(),
+        }))
+        .unwrap();
+        // A line whose text lost bytes (invalid UTF-8 made lossy) records the offset.
+        w.raw("not json", 18 + 12, 5100).unwrap();
+        let path = w.path().to_path_buf();
+        drop(w);
+        // Simulate a crash mid-write.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"type\":\"assi")
+            .unwrap();
+        let seg = read(&path).unwrap();
+        assert_eq!(seg.header, header());
+        assert_eq!(seg.relay_offset, 30);
+        assert_eq!(
+            seg.lines,
+            vec![
+                Line::Record(Box::new(Record::Ts(5000))),
+                Line::Raw(r#"{"type":"system"}"#.into()),
+                Line::Record(Box::new(Record::Event(EventData::Log {
+                    line: "hello".into()
+                }))),
+                Line::Raw("not json".into()),
+                Line::Record(Box::new(Record::Offset(30))),
+            ]
+        );
+        // The partial line is gone from the file too, so appends stay line-aligned.
+        let again = read(&path).unwrap();
+        assert_eq!(again.lines.len(), 5);
+        assert_eq!(again.relay_offset, 30);
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .ends_with("{\"caic_offset\":30}\n"));
+    }
+
+    #[test]
+    fn list_groups_segments_per_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = header();
+        Writer::create(dir.path(), &h).unwrap();
+        h.segment = 1;
+        Writer::create(dir.path(), &h).unwrap();
+        std::fs::write(dir.path().join("junk.txt"), "x").unwrap();
+        let l = list(dir.path()).unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].0, "01TASK");
+        assert_eq!(l[0].1.len(), 2);
+        assert!(l[0].1[0].ends_with("01TASK-000.jsonl"));
+    }
+}

@@ -1,0 +1,137 @@
+//! `/api/v1/tasks*`: create, list, follow and act on tasks.
+
+use super::AppState;
+use crate::error::{HttpError, JsonBody};
+use crate::sse;
+use axum::extract::{Path, State};
+use axum::Json;
+use caic_api::{
+    ApiError, CreateTaskReq, CreateTaskResp, DiffResp, Event, InputReq, RestartReq, StatusResp,
+    Task,
+};
+
+fn status(s: &str) -> Json<StatusResp> {
+    Json(StatusResp {
+        status: s.to_string(),
+    })
+}
+
+/// Lists every task, oldest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
+    responses((status = 200, body = Vec<Task>)))]
+pub async fn list(State(app): State<AppState>) -> Json<Vec<Task>> {
+    Json(app.engine.list())
+}
+
+/// Creates a task; it starts in the background.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTaskReq,
+    responses((status = 200, body = CreateTaskResp), (status = 400, body = ApiError)))]
+pub async fn create(
+    State(app): State<AppState>,
+    JsonBody(req): JsonBody<CreateTaskReq>,
+) -> Result<Json<CreateTaskResp>, HttpError> {
+    let id = app.engine.create(req).await?;
+    Ok(Json(CreateTaskResp {
+        id,
+        status: "accepted".into(),
+    }))
+}
+
+/// One task.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = Task), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Task>, HttpError> {
+    Ok(Json(app.engine.get(&id)?))
+}
+
+/// Streams a task's events: the whole history, a `ready` event, then live events.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/events", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, description = "text/event-stream of Event; `event: ready` marks the end of the history", body = Event, content_type = "text/event-stream"),
+        (status = 404, body = ApiError)))]
+pub async fn events(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, HttpError> {
+    let sub = app.engine.subscribe(&id)?;
+    Ok(sse::task_events(sub))
+}
+
+/// Sends a follow-up message to the agent.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/input", tag = "tasks", request_body = InputReq,
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 400, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn input(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<InputReq>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.input(&id, req.prompt).await?;
+    Ok(status("sent"))
+}
+
+/// Stops the agent and its container (kept for revive).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/stop", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn stop(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.stop(&id).await?;
+    Ok(status("stopping"))
+}
+
+/// Restarts a stopped task's container and resumes its agent.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/revive", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn revive(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.revive(&id).await?;
+    Ok(status("provisioning"))
+}
+
+/// Deletes the task's container; its history stays.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/purge", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn purge(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.purge(&id).await?;
+    Ok(status("purging"))
+}
+
+/// Starts a fresh agent session with a new prompt; the history is kept.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/restart", tag = "tasks", request_body = RestartReq,
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 400, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn restart(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<RestartReq>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.restart(&id, req.prompt).await?;
+    Ok(status("restarted"))
+}
+
+/// The diff of the task's work against its branch point, untracked files included.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/diff", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = DiffResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn diff(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DiffResp>, HttpError> {
+    Ok(Json(app.engine.diff(&id).await?))
+}

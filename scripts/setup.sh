@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what caic needs on a Debian machine, starts the container engine, makes sure
+# the Debian base image exists, then builds caic and runs `caic serve` on its defaults.
+#   scripts/setup.sh          install + build + serve (localhost:2242)
+#   scripts/setup.sh --deps   install + start the engine only (used by scripts/test.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-serve}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/caic-target}"
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+log() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v git >/dev/null || need+=(git)
+command -v cc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v npm >/dev/null || need+=(npm)
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  sudo_ apt-get update -q
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" ca-certificates
+fi
+if ! command -v cargo >/dev/null; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    log "installing Rust with rustup"
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting the Docker engine"
+  if [ -d /run/systemd/system ] && sudo_ systemctl start docker 2>/dev/null; then
+    :
+  else
+    sudo_ sh -c 'nohup dockerd >/var/log/caic-dockerd.log 2>&1 &'
+  fi
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/caic-dockerd.log" >&2; exit 1; }
+fi
+
+# The image packaging/image/Dockerfile builds FROM; made locally when missing so no
+# registry is needed.
+sudo_ bash packaging/image/import-debian-base.sh debian:bookworm-slim
+
+if [ "$mode" = "--deps" ]; then
+  exit 0
+fi
+log "building caic"
+cargo build --release -p caic-cli
+log "starting caic serve"
+exec "$CARGO_TARGET_DIR/release/caic" serve
