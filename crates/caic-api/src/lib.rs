@@ -15,5 +15,5 @@ pub use event::{
 pub use state::{Action, TaskState};
 pub use task::{
     BranchesResp, CreateTaskReq, CreateTaskResp, DiffResp, HarnessInfo, InputReq, Repo, RestartReq,
-    StatusResp, Task, TaskListEvent,
+    StartupTimings, StatusResp, Task, TaskListEvent,
 };

@@ -129,6 +129,36 @@ pub struct Task {
     /// Files changed so far.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diff_stat: Vec<DiffFile>,
+    /// How long the start took, phase by phase (this server run only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupTimings>,
+}
+
+/// How long each phase of a task's start took, ms since the task was created.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartupTimings {
+    /// Branch `caic-N` created in the host repo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_ms: Option<u64>,
+    /// Container created and started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_ms: Option<u64>,
+    /// SSH into the container answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_ms: Option<u64>,
+    /// Repo pushed into the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_ms: Option<u64>,
+    /// Agent started under the relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_ms: Option<u64>,
+    /// First prompt written to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_ms: Option<u64>,
+    /// First line of agent output received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_output_ms: Option<u64>,
 }
 
 /// A git repo caic can start tasks in.

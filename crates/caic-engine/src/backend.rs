@@ -233,6 +233,12 @@ impl Backend {
         self.remember(&info)
     }
 
+    /// Waits until the container's sshd answers.
+    pub(crate) async fn wait_ssh(&self, name: &str) -> Result<()> {
+        self.client(name).await?.session().await?;
+        Ok(())
+    }
+
     pub(crate) async fn start_container(&self, name: &str) -> Result<()> {
         let info = self.runtime.start(name).await?;
         self.remember(&info)?;

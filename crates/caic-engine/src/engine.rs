@@ -109,6 +109,13 @@ impl Task {
         out
     }
 
+    /// Records that a start phase ended now.
+    pub(crate) fn phase(&self, set: impl FnOnce(&mut caic_api::StartupTimings, Option<u64>)) {
+        let mut d = self.data.lock().unwrap();
+        let ms = (now_ms() - d.meta.created_at).max(0) as u64;
+        set(d.startup.get_or_insert_with(Default::default), Some(ms));
+    }
+
     /// Moves to `state` and records it (with an error text for failures).
     pub(crate) fn set_state(&self, state: TaskState, error: Option<String>) {
         let now = now_ms();

@@ -19,6 +19,7 @@ impl Engine {
         let branch = async {
             let sha =
                 caic_git::create_branch(&repo.abs_path, &meta.branch, &meta.base_branch).await?;
+            task.phase(|t, ms| t.branch_ms = ms);
             task.emit(EventData::Log {
                 line: format!(
                     "branch {} created from {} at {}",
@@ -46,6 +47,7 @@ impl Engine {
                 .create_container(&meta.id, &meta.harness, &name)
                 .await?;
             task.data.lock().unwrap().container = Some(name.clone());
+            task.phase(|t, ms| t.container_ms = ms);
             self.notify();
             Ok::<_, Error>(name)
         };
@@ -61,17 +63,22 @@ impl Engine {
         task.set_state(TaskState::Starting, None);
         self.notify();
         let wd = workdir(&meta.repo);
+        self.inner.backend.wait_ssh(&container).await?;
+        task.phase(|t, ms| t.ssh_ms = ms);
         self.inner
             .backend
             .push_repo(&container, &repo, &meta.branch, &wd)
             .await?;
+        task.phase(|t, ms| t.push_ms = ms);
         self.start_segment(task, false).await?;
+        task.phase(|t, ms| t.agent_ms = ms);
         let harness = self.harness_of(task)?;
         if !session::send_line(task, &harness.encode_prompt(&prompt)).await? {
             return Err(Error::Internal(
                 "the agent exited before it got its prompt".into(),
             ));
         }
+        task.phase(|t, ms| t.prompt_ms = ms);
         tracing::info!(task = %meta.id, ms = t0.elapsed().as_millis() as u64, "task started");
         Ok(())
     }
@@ -144,7 +151,9 @@ impl Engine {
             }
         }
         session::spawn(self, task, container, relay, 0, harness.parser()).await?;
-        if !task.state().is_live() {
+        // A revived agent idles until input comes; a new one gets its prompt next and
+        // moves to running when the agent echoes it.
+        if resume && !task.state().is_live() {
             task.set_state(TaskState::Waiting, None);
         }
         self.notify();

@@ -109,6 +109,18 @@ pub(crate) async fn spawn(
             };
             match ended {
                 Ok(Some((line, end))) => {
+                    if offset == 0 {
+                        let first = task
+                            .data
+                            .lock()
+                            .unwrap()
+                            .startup
+                            .as_ref()
+                            .is_some_and(|s| s.first_output_ms.is_none());
+                        if first {
+                            task.phase(|t, ms| t.first_output_ms = ms);
+                        }
+                    }
                     offset = end;
                     let events = parser.parse(&line);
                     let wants_diff = events.iter().any(|e| {
@@ -143,12 +155,11 @@ pub(crate) async fn spawn(
                     _ = &mut stop_rx => { return_done(done_tx); return; }
                     _ = tokio::time::sleep(delay) => {}
                 }
-                match engine
-                    .inner
-                    .backend
-                    .attach(&container, &relay, offset)
-                    .await
-                {
+                let attached = tokio::select! {
+                    _ = &mut stop_rx => { return_done(done_tx); return; }
+                    r = engine.inner.backend.attach(&container, &relay, offset) => r,
+                };
+                match attached {
                     Ok(l) => break l,
                     Err(e) => {
                         tracing::warn!(task = %task.id(), error = %e, "re-attaching to the relay");

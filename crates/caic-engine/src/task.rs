@@ -52,6 +52,8 @@ pub struct TaskData {
     pub segment: u32,
     /// Whether the current segment's relay (agent process) was started.
     pub relay_started: bool,
+    /// Start phases, measured live (not rebuilt from logs).
+    pub startup: Option<caic_api::StartupTimings>,
     turn_asked: bool,
     turn_planned: bool,
     tool_started: HashMap<String, i64>,
@@ -83,6 +85,7 @@ impl TaskData {
             history: Vec::new(),
             segment: 0,
             relay_started: false,
+            startup: None,
             turn_asked: false,
             turn_planned: false,
             tool_started: HashMap::new(),
@@ -256,6 +259,7 @@ impl TaskData {
             active_input_tokens: self.active_input_tokens,
             context_window_limit: self.context_window_limit,
             diff_stat: self.diff_stat.clone(),
+            startup: self.startup.clone(),
         }
     }
 }

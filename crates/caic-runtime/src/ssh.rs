@@ -207,14 +207,15 @@ impl std::fmt::Debug for SshSession {
 }
 
 impl SshSession {
-    /// Connects, retrying while sshd is not ready yet (10 ms doubling to 100 ms) until
-    /// `timeout`. A wrong host key or a refused client key fails at once.
+    /// Connects, retrying while sshd is not ready yet (every 10 ms for a second, then
+    /// doubling to 100 ms) until `timeout`. A wrong host key or a refused client key fails at once.
     pub async fn connect(
         target: &SshTarget,
         key: &ClientKey,
         timeout: Duration,
     ) -> Result<Self, Error> {
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let mut delay = Duration::from_millis(10);
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -242,7 +243,11 @@ impl SshSession {
             }
             tracing::trace!(port = target.port, error = %last, "sshd not ready yet");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(100));
+            // sshd is usually up within tens of ms of the container start: poll every
+            // 10 ms for the first second, then back off.
+            if started.elapsed() > Duration::from_secs(1) {
+                delay = (delay * 2).min(Duration::from_millis(100));
+            }
         }
     }
 

@@ -74,6 +74,9 @@ pub struct ClaudeParser {
     /// API message ids whose usage was already reported (Claude Code repeats the message,
     /// usage included, once per content block).
     usage_seen: HashSet<String>,
+    /// Model turns of this process so far: Claude Code reports them per query, caic
+    /// shows a running total.
+    turns: u64,
 }
 
 impl ClaudeParser {
@@ -96,7 +99,10 @@ impl ClaudeParser {
             "system" => self.system(v),
             "assistant" => decode(v).map(|a| self.assistant(a)),
             "user" => decode(v).map(user),
-            "result" => decode(v).map(result),
+            "result" => decode(v).map(|r: wire::ResultLine| {
+                self.turns += r.num_turns.unwrap_or(0);
+                result(r, self.turns)
+            }),
             "stream_event" => decode(v).map(stream_event),
             "control_request" => decode(v).map(control_request),
             "control_response" => decode(v).map(control_response),
@@ -459,7 +465,7 @@ fn user(u: wire::User) -> Vec<EventData> {
     out
 }
 
-fn result(r: wire::ResultLine) -> Vec<EventData> {
+fn result(r: wire::ResultLine, num_turns: u64) -> Vec<EventData> {
     let errors: Vec<String> = r
         .errors
         .unwrap_or_default()
@@ -479,7 +485,7 @@ fn result(r: wire::ResultLine) -> Vec<EventData> {
         result: r.result.unwrap_or_else(|| errors.join("\n")),
         total_cost_usd: r.total_cost_usd.unwrap_or(0.0),
         duration_ms,
-        num_turns: r.num_turns.unwrap_or(0),
+        num_turns,
         usage: r.usage.unwrap_or_default().to_api(),
         diff_stat: Vec::new(),
     }]

@@ -278,7 +278,7 @@ class Turn:
             "is_error": is_error,
             "duration_ms": ms,
             "duration_api_ms": ms,
-            "num_turns": a.num_turns,
+            "num_turns": 1,  # model turns of this query, as Claude Code reports them
             "session_id": a.session_id,
             "total_cost_usd": a.cost,
             "usage": dict(self.usage),
