@@ -21,6 +21,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== build caic and the container image"
+cargo build -p caic-cli
+"$CARGO_TARGET_DIR/debug/caic" image --config-dir "${CAIC_TEST_CONFIG:-$HOME/.cache/caic-test-config}"
 echo "== tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

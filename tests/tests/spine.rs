@@ -41,7 +41,10 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     assert_eq!(snap.data["kind"], "snapshot");
 
     let id = caic
-        .create("fake", "FAKE_WRITE hello.txt hi from the agent")
+        .create(
+            "fake",
+            "FAKE_SLOW 1\nFAKE_WRITE hello.txt hi from the agent",
+        )
         .await?;
     // The task list announces it.
     let upsert = list
@@ -49,7 +52,24 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
             m.data["kind"] == "upsert" && m.data["task"]["id"] == id.as_str()
         })
         .await?;
-    assert!(!upsert.is_empty());
+    let mut states: Vec<String> = vec![upsert.last().unwrap().data["task"]["state"]
+        .as_str()
+        .unwrap()
+        .to_string()];
+    let watched = id.clone();
+    let watcher = tokio::spawn(async move {
+        while let Ok(Some(m)) = list.next(LONG).await {
+            if m.data["kind"] == "patch" && m.data["patch"]["id"] == watched.as_str() {
+                if let Some(s) = m.data["patch"]["state"].as_str() {
+                    states.push(s.to_string());
+                    if s == "purged" {
+                        break;
+                    }
+                }
+            }
+        }
+        states
+    });
 
     let mut ev = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
     let first = ev
@@ -82,7 +102,7 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     let (status, v) = caic
         .post(
             &format!("/api/v1/tasks/{id}/input"),
-            &json!({"prompt": {"text": "FAKE_BASH cat hello.txt"}}).to_string(),
+            &json!({"prompt": {"text": "FAKE_SLOW 1\nFAKE_BASH cat hello.txt"}}).to_string(),
         )
         .await?;
     assert_eq!(status, 200, "{v}");
@@ -98,6 +118,39 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     caic.wait_state(&id, &["waiting"], TURN).await?;
     let t = caic.task(&id).await?;
     assert_eq!(t["numTurns"].as_u64(), Some(2), "{t}");
+    let first_session = t["sessionId"].as_str().unwrap().to_string();
+
+    // Restart: a fresh agent session in the same container; the history is kept and
+    // marked, and the work on disk is still there.
+    let (status, v) = caic
+        .post(
+            &format!("/api/v1/tasks/{id}/restart"),
+            &json!({"prompt": {"text": "FAKE_SLOW 1\nFAKE_BASH cat hello.txt"}}).to_string(),
+        )
+        .await?;
+    assert_eq!(status, 200, "{v}");
+    let third = ev
+        .until(TURN, |m| m.event == "message" && kind(m) == "result")
+        .await?;
+    let cleared = third
+        .iter()
+        .position(|m| kind(m) == "system" && m.data["subtype"] == "context_cleared")
+        .expect("context_cleared marker");
+    let init = third
+        .iter()
+        .position(|m| kind(m) == "init")
+        .expect("new session init");
+    assert!(cleared < init);
+    assert_ne!(third[init].data["sessionId"], first_session.as_str());
+    assert!(
+        third
+            .iter()
+            .any(|m| kind(m) == "toolResult"
+                && m.data["output"].as_str().unwrap().contains("hi from"))
+    );
+    caic.wait_state(&id, &["waiting"], TURN).await?;
+    let t = caic.task(&id).await?;
+    assert_eq!(t["numTurns"].as_u64(), Some(3), "{t}");
 
     // Stop keeps the container; revive brings the agent back; input resumes it.
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/stop"), "").await?;
@@ -121,15 +174,15 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     let (status, v) = caic
         .post(
             &format!("/api/v1/tasks/{id}/input"),
-            &json!({"prompt": {"text": "FAKE_BASH cat hello.txt"}}).to_string(),
+            &json!({"prompt": {"text": "FAKE_SLOW 1\nFAKE_BASH cat hello.txt"}}).to_string(),
         )
         .await?;
     assert_eq!(status, 200, "{v}");
-    // Running, then waiting again with a third result.
+    // Running, then waiting again with a fourth result.
     let deadline = std::time::Instant::now() + TURN;
     loop {
         let t = caic.task(&id).await?;
-        if t["numTurns"].as_u64() == Some(3) && t["state"] == "waiting" {
+        if t["numTurns"].as_u64() == Some(4) && t["state"] == "waiting" {
             break;
         }
         assert!(
@@ -154,7 +207,39 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
         replay.push(m);
     }
     assert!(replay.iter().any(|m| m.event == "ready"));
-    assert_eq!(results(&replay).len(), 3);
+    assert_eq!(results(&replay).len(), 4);
+    // The first prompt is still in the history after the restart and the revive.
+    assert_eq!(
+        replay.iter().filter(|m| kind(m) == "userInput").count(),
+        4,
+        "one prompt per turn"
+    );
+
+    // Every state the task went through, as the task-list stream showed it.
+    let states = watcher.await?;
+    let want = [
+        "starting",
+        "running",
+        "waiting",
+        "running",
+        "waiting",
+        "stopping",
+        "stopped",
+        "provisioning",
+        "starting",
+        "waiting",
+        "running",
+        "waiting",
+        "purging",
+        "purged",
+    ];
+    let mut it = states.iter();
+    for w in want {
+        assert!(
+            it.any(|s| s == w),
+            "state {w} missing or out of order in {states:?}"
+        );
+    }
     assert_seqs_unique(&replay);
     caic.kill().await;
     Ok(())
@@ -255,6 +340,29 @@ async fn bad_input_gets_clear_errors() -> anyhow::Result<()> {
         v["error"]["message"].as_str().unwrap().contains("purged"),
         "{v}"
     );
+    caic.kill().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s08_port_only_listen_binds_loopback_only() -> anyhow::Result<()> {
+    let world = World::new();
+    let caic = Caic::start_on(&world, ":0").await?;
+    assert!(caic.base.starts_with("http://127.0.0.1:"), "{}", caic.base);
+    let port = caic.base.rsplit(':').next().unwrap().to_string();
+    // The socket is bound to loopback, not to all interfaces.
+    let ss = std::process::Command::new("ss").args(["-ltnH"]).output()?;
+    let listeners = String::from_utf8_lossy(&ss.stdout);
+    let ours: Vec<&str> = listeners
+        .lines()
+        .filter(|l| l.contains(&format!(":{port} ")))
+        .collect();
+    assert!(!ours.is_empty(), "{listeners}");
+    for l in ours {
+        assert!(l.contains(&format!("127.0.0.1:{port}")), "{l}");
+    }
+    let (status, _) = caic.get("/api/v1/tasks").await?;
+    assert_eq!(status, 200);
     caic.kill().await;
     Ok(())
 }

@@ -17,6 +17,15 @@ struct Cli {
 enum Command {
     /// Runs the server (API + web UI).
     Serve(ServeArgs),
+    /// Builds the container base image now if its inputs changed, showing progress.
+    Image(ImageArgs),
+}
+
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// Config directory (default: $CAIC_CONFIG_DIR, else the platform config dir + /caic).
+    #[arg(long)]
+    config_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -46,7 +55,18 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Image(args) => image(args).await,
     }
+}
+
+async fn image(args: ImageArgs) -> anyhow::Result<()> {
+    let dir = args.config_dir.unwrap_or_else(default_config_dir);
+    let cfg = Config::load(&dir, std::env::vars())?;
+    let tag = caic_server::build_image(&cfg, |line| println!("{line}"))
+        .await
+        .context("building the base image")?;
+    println!("image ready: {tag}");
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -103,6 +103,25 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
     }
 }
 
+/// Builds the container base image for `cfg` if its inputs changed; returns its tag.
+pub async fn build_image(
+    cfg: &Config,
+    progress: impl Fn(&str),
+) -> Result<String, caic_runtime::Error> {
+    let mut rc = caic_runtime::RuntimeConfig::new(&cfg.config_dir);
+    if let Some(b) = &cfg.container.base_image {
+        rc.base_image = b.clone();
+    }
+    if let Some(k) = &cfg.container.runtime {
+        rc.kind = k.parse().map_err(|_| {
+            caic_runtime::Error::EngineUnavailable(format!("unknown runtime {k:?}"))
+        })?;
+    }
+    rc.socket = cfg.container.socket.clone();
+    let rt = caic_runtime::Runtime::connect(rc).await?;
+    rt.ensure_image(progress).await
+}
+
 /// A running server.
 pub struct Server {
     /// The addresses it listens on.

@@ -144,6 +144,11 @@ pub struct Caic {
 impl Caic {
     /// Starts `caic serve` on a random loopback port for `world`.
     pub async fn start(world: &World) -> Result<Caic> {
+        Caic::start_on(world, "127.0.0.1:0").await
+    }
+
+    /// Starts `caic serve` for `world` with `--listen listen`.
+    pub async fn start_on(world: &World, listen: &str) -> Result<Caic> {
         let stderr_log = world.tmp.path().join(format!(
             "caic-{}.log",
             std::time::SystemTime::now()
@@ -151,7 +156,7 @@ impl Caic {
                 .as_millis()
         ));
         let mut child = Command::new(caic_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--root"])
+            .args(["serve", "--listen", listen, "--root"])
             .arg(&world.root)
             .arg("--config-dir")
             .arg(&world.config)
