@@ -21,6 +21,8 @@ command -v npm >/dev/null || need+=(npm)
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
 command -v ss >/dev/null || need+=(iproute2)
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+if [ "$mode" = "--deps" ]; then command -v chromium >/dev/null || need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   sudo_ apt-get update -q
@@ -54,6 +56,8 @@ sudo_ bash packaging/image/import-debian-base.sh debian:bookworm-slim
 if [ "$mode" = "--deps" ]; then
   exit 0
 fi
+log "building the web UI"
+(cd ui && npm ci --no-audit --no-fund && npm run build)
 log "building caic"
 cargo build --release -p caic-cli
 log "starting caic serve"

@@ -17,6 +17,10 @@ if [ ! -x "$claude_dir/node_modules/.bin/claude" ]; then
 fi
 export CAIC_TEST_CLAUDE="$claude_dir/node_modules/.bin/claude"
 
+# The web UI first: the server embeds ui/dist when it is built.
+echo "== web UI: npm ci, typecheck, unit tests (Vitest), build"
+(cd ui && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build)
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -30,3 +34,5 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast "$@"
 fi
+echo "== browser tests (Chromium + a real caic serve)"
+(cd ui && CAIC_BIN="$CARGO_TARGET_DIR/debug/caic" npm run e2e)

@@ -53,46 +53,6 @@ NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
     )
 }
 
-/// Starts `caic serve` like [`Caic::start`], but with its stdout (where its tracing
-/// output goes) and stderr both kept in `stderr_log`, so the log can be searched.
-async fn start_caic(world: &World) -> Caic {
-    let log = world.tmp.path().join("caic-full.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let child = tokio::process::Command::new(common::caic_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--root"])
-        .arg(&world.root)
-        .arg("--config-dir")
-        .arg(&world.config)
-        .arg("--cache-dir")
-        .arg(&world.cache)
-        .env(
-            "CAIC_LOG",
-            "info,caic=debug,caic_engine=debug,caic_runtime=debug,caic_server=debug,caic_harness=debug",
-        )
-        .stdout(out)
-        .stderr(err)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawning caic");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let base = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.starts_with("caic listening on ")) {
-            break line.trim_start_matches("caic listening on ").to_string();
-        }
-        assert!(Instant::now() < deadline, "caic did not start:\n{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    Caic {
-        repo: world.repo_id.clone(),
-        child,
-        base,
-        http: reqwest::Client::new(),
-        stderr_log: log,
-    }
-}
-
 /// Reads SSE until the next `result` event, with the caic log on failure.
 async fn next_result(ev: &mut common::Sse, caic: &Caic, within: Duration) -> Vec<SseMsg> {
     ev.until(within, |m| m.event == "message" && kind(m) == "result")
@@ -101,22 +61,6 @@ async fn next_result(ev: &mut common::Sse, caic: &Caic, within: Duration) -> Vec
 }
 
 /// Polls the task until it is `waiting` with at least `turns` turns.
-async fn wait_turns(caic: &Caic, id: &str, turns: u64) -> Value {
-    let deadline = Instant::now() + TURN;
-    loop {
-        let t = caic.task(id).await.unwrap();
-        if t["state"] == "waiting" && t["numTurns"].as_u64().unwrap_or(0) >= turns {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "task never reached waiting with {turns} turns: {t}\n{}",
-            caic.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -188,7 +132,7 @@ async fn claude_real_cli_in_container_runs_a_tool_and_finishes() -> anyhow::Resu
     .await?;
     let key = fake_key(&world);
     world.write_config(&claude_config(&mock, &key));
-    let caic = start_caic(&world).await;
+    let caic = Caic::start(&world).await?;
 
     let id = caic.create("claude", "Write proof.txt please").await?;
     let mut ev = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
@@ -246,7 +190,7 @@ async fn claude_real_cli_in_container_runs_a_tool_and_finishes() -> anyhow::Resu
     assert!(of_kind(&first, "error").is_empty(), "{first:?}");
 
     // Two model turns: the tool call, then the answer.
-    let t = wait_turns(&caic, &id, 2).await;
+    let t = caic.wait_turns(&id, 2, TURN).await?;
     assert_eq!(t["numTurns"], 2, "{t}");
     assert_eq!(t["agentVersion"], CLAUDE_VERSION, "{t}");
     assert_eq!(t["sessionId"], init[0]["sessionId"], "{t}");
@@ -369,7 +313,7 @@ async fn claude_resume_after_relay_is_gone() -> anyhow::Result<()> {
     .await?;
     let key = fake_key(&world);
     world.write_config(&claude_config(&mock, &key));
-    let caic = start_caic(&world).await;
+    let caic = Caic::start(&world).await?;
 
     let id = caic.create("claude", "Pick a word").await?;
     let mut ev = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
@@ -377,7 +321,7 @@ async fn claude_resume_after_relay_is_gone() -> anyhow::Result<()> {
     let init = of_kind(&first, "init");
     assert_eq!(init.len(), 1, "{first:?}");
     let session_id = init[0]["sessionId"].as_str().unwrap().to_string();
-    let t = wait_turns(&caic, &id, 1).await;
+    let t = caic.wait_turns(&id, 1, TURN).await?;
     let container = t["container"].as_str().unwrap().to_string();
     let first_cost = t["costUsd"].as_f64().unwrap();
     assert!(first_cost > 0.0, "{t}");
@@ -428,7 +372,7 @@ async fn claude_resume_after_relay_is_gone() -> anyhow::Result<()> {
     assert_eq!(init2.len(), 1, "{second:?}");
     assert_eq!(init2[0]["sessionId"], session_id.as_str(), "{}", init2[0]);
     // The task adds up both agent processes: one model turn each.
-    let t = wait_turns(&caic, &id, 2).await;
+    let t = caic.wait_turns(&id, 2, TURN).await?;
     assert_eq!(t["numTurns"], 2, "{t}");
     assert!(t["costUsd"].as_f64().unwrap() > first_cost, "{t}");
 

@@ -95,27 +95,9 @@ async fn caic_killed_mid_turn_adopts_and_loses_nothing() -> anyhow::Result<()> {
     assert_eq!(t["numTurns"], 1);
 
     // And the adopted session still takes input.
-    let (status, v) = caic
-        .post(
-            &format!("/api/v1/tasks/{id}/input"),
-            r#"{"prompt":{"text":"still there?"}}"#,
-        )
-        .await?;
-    assert_eq!(status, 200, "{v}");
-    let deadline = std::time::Instant::now() + TURN;
-    loop {
-        let t = caic.task(&id).await?;
-        if t["numTurns"] == 2 && t["state"] == "waiting" {
-            assert_eq!(t["result"], "You said: still there?");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{t}\n{}",
-            caic.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    caic.input(&id, "still there?").await?;
+    let t = caic.wait_turns(&id, 2, TURN).await?;
+    assert_eq!(t["result"], "You said: still there?");
 
     // A restart with no turn running restores the same history, byte for byte.
     let before = full_history(&caic, &id).await?;
@@ -212,26 +194,8 @@ async fn dead_container_is_reported_and_input_refused() -> anyhow::Result<()> {
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/revive"), "").await?;
     assert_eq!(status, 200);
     caic.wait_state(&id, &["waiting"], LONG).await?;
-    let (status, v) = caic
-        .post(
-            &format!("/api/v1/tasks/{id}/input"),
-            r#"{"prompt":{"text":"back"}}"#,
-        )
-        .await?;
-    assert_eq!(status, 200, "{v}");
-    let deadline = std::time::Instant::now() + TURN;
-    loop {
-        let t = caic.task(&id).await?;
-        if t["numTurns"] == 2 && t["state"] == "waiting" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{t}\n{}",
-            caic.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    caic.input(&id, "back").await?;
+    caic.wait_turns(&id, 2, TURN).await?;
     caic.kill().await;
     Ok(())
 }

@@ -99,13 +99,8 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     assert_eq!(diff["diffStat"][0]["path"], "hello.txt");
 
     // A follow-up turn runs a command that sees that file.
-    let (status, v) = caic
-        .post(
-            &format!("/api/v1/tasks/{id}/input"),
-            &json!({"prompt": {"text": "FAKE_SLOW 1\nFAKE_BASH cat hello.txt"}}).to_string(),
-        )
+    caic.input(&id, "FAKE_SLOW 1\nFAKE_BASH cat hello.txt")
         .await?;
-    assert_eq!(status, 200, "{v}");
     let second = ev
         .until(TURN, |m| m.event == "message" && kind(m) == "result")
         .await?;
@@ -171,13 +166,8 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/revive"), "").await?;
     assert_eq!(status, 200);
     caic.wait_state(&id, &["waiting"], LONG).await?;
-    let (status, v) = caic
-        .post(
-            &format!("/api/v1/tasks/{id}/input"),
-            &json!({"prompt": {"text": "FAKE_SLOW 1\nFAKE_BASH cat hello.txt"}}).to_string(),
-        )
+    caic.input(&id, "FAKE_SLOW 1\nFAKE_BASH cat hello.txt")
         .await?;
-    assert_eq!(status, 200, "{v}");
     // Running, then waiting again with a fourth result.
     let deadline = std::time::Instant::now() + TURN;
     loop {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `POST /api/v1/tasks`: start a task.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTaskReq {
@@ -27,6 +28,7 @@ pub struct CreateTaskReq {
 }
 
 /// Answer to a task creation: the task is recorded and starts in the background.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTaskResp {
@@ -37,6 +39,7 @@ pub struct CreateTaskResp {
 }
 
 /// `POST /api/v1/tasks/{id}/input`: a follow-up message.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InputReq {
@@ -45,6 +48,7 @@ pub struct InputReq {
 }
 
 /// `POST /api/v1/tasks/{id}/restart`: a new agent session, history kept.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RestartReq {
@@ -53,6 +57,7 @@ pub struct RestartReq {
 }
 
 /// A generic acknowledgement.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResp {
@@ -61,6 +66,7 @@ pub struct StatusResp {
 }
 
 /// `GET /api/v1/tasks/{id}/diff`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffResp {
@@ -71,6 +77,7 @@ pub struct DiffResp {
 }
 
 /// A task as the API shows it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
@@ -135,6 +142,7 @@ pub struct Task {
 }
 
 /// How long each phase of a task's start took, ms since the task was created.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartupTimings {
@@ -162,6 +170,7 @@ pub struct StartupTimings {
 }
 
 /// A git repo caic can start tasks in.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Repo {
@@ -175,6 +184,7 @@ pub struct Repo {
 }
 
 /// `GET /api/v1/server/repos/branches?repo=`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BranchesResp {
@@ -183,6 +193,7 @@ pub struct BranchesResp {
 }
 
 /// A harness a task can use.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HarnessInfo {
@@ -197,6 +208,7 @@ pub struct HarnessInfo {
 }
 
 /// One message on the task-list stream `GET /api/v1/server/tasks/events`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum TaskListEvent {

@@ -8,6 +8,7 @@
 //! - Diffs: [`container_diff_script`] in the container, [`parse_numstat`] on its output,
 //!   [`diff_stat_host`] on the host.
 //! - Back: [`container_export_script`] in the container, its stdout into [`bundle_import`].
+//! - Before a push: [`scan_diff`], the secret scan of what a branch adds (SECURITY.md S19).
 //!
 //! caic never changes the host checkout's work tree, index or current branch: it only creates
 //! and moves branches that are not checked out.
@@ -18,6 +19,7 @@ mod cmd;
 mod discover;
 mod error;
 mod numstat;
+mod scan;
 mod script;
 #[cfg(test)]
 mod testutil;
@@ -27,6 +29,7 @@ pub use bundle::{bundle_create, bundle_import, host_identity, FALLBACK_EMAIL, FA
 pub use discover::{default_branch, discover_repos, RepoInfo};
 pub use error::{Error, Result};
 pub use numstat::{diff_stat_host, parse_numstat};
+pub use scan::{scan_diff, scan_patch, Finding, FindingKind, MAX_BINARY_BYTES};
 pub use script::{
     container_diff_script, container_export_script, container_import_script, DiffMode, BASE_REF,
     EXPORT_EXIT_DIVERGED, IMPORT_EXIT_DIVERGED, WIP_MESSAGE,

@@ -6,6 +6,7 @@ pub mod error;
 pub mod listen;
 pub mod routes;
 pub mod sse;
+pub mod static_files;
 
 use axum::Router;
 use caic_engine::{Engine, EngineConfig};
@@ -74,7 +75,7 @@ pub fn router(engine: Engine) -> Router {
             )
         }),
     )
-    .fallback(|| async { error::HttpError::not_found("no such route") })
+    .fallback(static_files::fallback)
     .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 

@@ -162,7 +162,10 @@ impl Caic {
             .arg(&world.config)
             .arg("--cache-dir")
             .arg(&world.cache)
-            .env("CAIC_LOG", "info,caic=debug")
+            .env(
+                "CAIC_LOG",
+                "info,caic_engine=debug,caic_runtime=debug,caic_server=debug,caic_harness=debug",
+            )
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_log)?)
             .kill_on_drop(true)
@@ -264,6 +267,33 @@ impl Caic {
                     "task {id} is {s}, wanted {states:?}; caic log:\n{}",
                     self.log_tail()
                 );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends follow-up input, failing unless the server accepted it.
+    pub async fn input(&self, id: &str, text: &str) -> Result<()> {
+        let body = serde_json::json!({"prompt": {"text": text}}).to_string();
+        let (status, v) = self
+            .post(&format!("/api/v1/tasks/{id}/input"), &body)
+            .await?;
+        if status != 200 {
+            bail!("input: {status} {v}\n{}", self.log_tail());
+        }
+        Ok(())
+    }
+
+    /// Polls the task until it is `waiting` after `turns` turns; returns it.
+    pub async fn wait_turns(&self, id: &str, turns: u64, within: Duration) -> Result<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let t = self.task(id).await?;
+            if t["numTurns"].as_u64() == Some(turns) && t["state"] == "waiting" {
+                return Ok(t);
+            }
+            if Instant::now() > deadline {
+                bail!("wanted {turns} turns and waiting: {t}\n{}", self.log_tail());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
