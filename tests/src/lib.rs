@@ -3,3 +3,5 @@
 
 pub mod claude_cli;
 pub mod mock_anthropic;
+pub mod mock_gemini;
+pub mod mock_openai;

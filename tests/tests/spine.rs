@@ -52,24 +52,51 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
             m.data["kind"] == "upsert" && m.data["task"]["id"] == id.as_str()
         })
         .await?;
-    let mut states: Vec<String> = vec![upsert.last().unwrap().data["task"]["state"]
+    // Follow the task on the task-list stream: every (state, numTurns) it shows.
+    let first_state = upsert.last().unwrap().data["task"]["state"]
         .as_str()
         .unwrap()
-        .to_string()];
+        .to_string();
+    let mut seen: Vec<String> = vec![first_state.clone()];
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, u64)>();
     let watched = id.clone();
-    let watcher = tokio::spawn(async move {
+    tokio::spawn(async move {
+        let (mut state, mut turns) = (first_state, 0);
         while let Ok(Some(m)) = list.next(LONG).await {
-            if m.data["kind"] == "patch" && m.data["patch"]["id"] == watched.as_str() {
-                if let Some(s) = m.data["patch"]["state"].as_str() {
-                    states.push(s.to_string());
-                    if s == "purged" {
-                        break;
-                    }
-                }
+            if m.data["kind"] != "patch" || m.data["patch"]["id"] != watched.as_str() {
+                continue;
+            }
+            if let Some(s) = m.data["patch"]["state"].as_str() {
+                state = s.to_string();
+            }
+            if let Some(n) = m.data["patch"]["numTurns"].as_u64() {
+                turns = n;
+            }
+            if tx.send((state.clone(), turns)).is_err() {
+                break;
             }
         }
-        states
     });
+    // Waits on the stream (not by polling) until the task is in `state` after `turns`
+    // turns, so every state the test waits for must have been streamed.
+    async fn list_wait(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, u64)>,
+        seen: &mut Vec<String>,
+        state: &str,
+        turns: u64,
+    ) -> anyhow::Result<()> {
+        loop {
+            let (s, n) = tokio::time::timeout(LONG, rx.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("task-list stream ended; saw {seen:?}"))?;
+            if seen.last() != Some(&s) {
+                seen.push(s.clone());
+            }
+            if s == state && n == turns {
+                return Ok(());
+            }
+        }
+    }
 
     let mut ev = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
     let first = ev
@@ -82,7 +109,8 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     assert!(kinds.contains(&"toolUse"), "{kinds:?}");
     assert!(kinds.contains(&"toolResult"), "{kinds:?}");
     assert!(first.iter().any(|m| m.event == "ready"));
-    let t = caic.wait_state(&id, &["waiting"], TURN).await?;
+    list_wait(&mut rx, &mut seen, "waiting", 1).await?;
+    let t = caic.task(&id).await?;
     assert!(t["branch"].as_str().unwrap().starts_with("caic-"));
     assert!(t["costUsd"].as_f64().unwrap() > 0.0);
 
@@ -110,7 +138,7 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
         .map(|m| m.data["output"].as_str().unwrap_or_default().to_string())
         .unwrap_or_default();
     assert!(out.contains("hi from the agent"), "{out}");
-    caic.wait_state(&id, &["waiting"], TURN).await?;
+    list_wait(&mut rx, &mut seen, "waiting", 2).await?;
     let t = caic.task(&id).await?;
     assert_eq!(t["numTurns"].as_u64(), Some(2), "{t}");
     let first_session = t["sessionId"].as_str().unwrap().to_string();
@@ -143,14 +171,13 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
             .any(|m| kind(m) == "toolResult"
                 && m.data["output"].as_str().unwrap().contains("hi from"))
     );
-    caic.wait_state(&id, &["waiting"], TURN).await?;
-    let t = caic.task(&id).await?;
-    assert_eq!(t["numTurns"].as_u64(), Some(3), "{t}");
+    list_wait(&mut rx, &mut seen, "waiting", 3).await?;
 
     // Stop keeps the container; revive brings the agent back; input resumes it.
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/stop"), "").await?;
     assert_eq!(status, 200);
-    let t = caic.wait_state(&id, &["stopped"], LONG).await?;
+    list_wait(&mut rx, &mut seen, "stopped", 3).await?;
+    let t = caic.task(&id).await?;
     let container = t["container"].as_str().unwrap().to_string();
     let running = docker(&["inspect", "-f", "{{.State.Running}}", &container]);
     assert_eq!(running, "false");
@@ -165,28 +192,16 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
 
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/revive"), "").await?;
     assert_eq!(status, 200);
-    caic.wait_state(&id, &["waiting"], LONG).await?;
+    list_wait(&mut rx, &mut seen, "waiting", 3).await?;
     caic.input(&id, "FAKE_SLOW 1\nFAKE_BASH cat hello.txt")
         .await?;
     // Running, then waiting again with a fourth result.
-    let deadline = std::time::Instant::now() + TURN;
-    loop {
-        let t = caic.task(&id).await?;
-        if t["numTurns"].as_u64() == Some(4) && t["state"] == "waiting" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{t}\n{}",
-            caic.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    list_wait(&mut rx, &mut seen, "waiting", 4).await?;
 
     // Purge deletes the container; the history stays readable.
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/purge"), "").await?;
     assert_eq!(status, 200);
-    caic.wait_state(&id, &["purged"], LONG).await?;
+    list_wait(&mut rx, &mut seen, "purged", 4).await?;
     let gone = std::process::Command::new("docker")
         .args(["inspect", &container])
         .output()?;
@@ -206,7 +221,7 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
     );
 
     // Every state the task went through, as the task-list stream showed it.
-    let states = watcher.await?;
+    let states = seen;
     let want = [
         "starting",
         "running",

@@ -3,11 +3,13 @@
 //! Everything here is plain data with serde and OpenAPI derives; no I/O. Field names
 //! are camelCase on the wire.
 
+pub mod auth;
 pub mod error;
 pub mod event;
 pub mod state;
 pub mod task;
 
+pub use auth::{ServerConfig, UserResp};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use event::{
     AskOption, AskQuestion, DiffFile, Event, EventData, ImageData, Prompt, TodoItem, Usage,
@@ -15,5 +17,5 @@ pub use event::{
 pub use state::{Action, TaskState};
 pub use task::{
     BranchesResp, CreateTaskReq, CreateTaskResp, DiffResp, HarnessInfo, InputReq, Repo, RestartReq,
-    StartupTimings, StatusResp, Task, TaskListEvent,
+    SafetyIssue, StartupTimings, StatusResp, SyncReq, SyncResp, SyncTarget, Task, TaskListEvent,
 };

@@ -54,6 +54,8 @@ pub enum Action {
     Restart,
     /// Read the diff of the work.
     Diff,
+    /// Bring the work back to the host and publish it.
+    Sync,
 }
 
 impl TaskState {
@@ -86,7 +88,7 @@ impl TaskState {
                 Running | Waiting | Asking | HasPlan | Stopped | Failed | Starting
             ),
             Action::Restart => matches!(self, Waiting | Asking | HasPlan),
-            Action::Diff => matches!(self, Running | Waiting | Asking | HasPlan),
+            Action::Diff | Action::Sync => matches!(self, Running | Waiting | Asking | HasPlan),
         }
     }
 
@@ -151,6 +153,7 @@ mod tests {
             Action::Purge,
             Action::Restart,
             Action::Diff,
+            Action::Sync,
         ] {
             assert!(!TaskState::Purged.allows(a), "{a:?}");
         }

@@ -76,6 +76,68 @@ pub struct DiffResp {
     pub diff_stat: Vec<DiffFile>,
 }
 
+/// Where `POST /api/v1/tasks/{id}/sync` publishes the work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTarget {
+    /// Push the task's branch `caic-N` to the repo's remote.
+    #[default]
+    Branch,
+    /// Squash the work into one commit on top of the remote default branch (never forced).
+    Default,
+}
+
+/// `POST /api/v1/tasks/{id}/sync`: bring the work back to the host repo and publish it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncReq {
+    /// Branch (default) or default branch.
+    #[serde(default)]
+    pub target: SyncTarget,
+    /// Push despite scan findings (branch target only).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// A finding of the pre-push scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct SafetyIssue {
+    /// File path in the repo.
+    pub file: String,
+    /// Line in the new file, when it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// `aws_access_key`, `github_token`, `generic_api_key`, `private_key`,
+    /// `config_credential` or `large_binary`.
+    pub kind: String,
+    /// What was found, with any secret masked.
+    pub detail: String,
+}
+
+/// Result of a sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResp {
+    /// `synced`, `blocked` (scan findings) or `empty` (nothing to publish).
+    pub status: String,
+    /// The branch the work was pushed to.
+    pub branch: String,
+    /// The commit pushed, when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Files changed by the work.
+    #[serde(default)]
+    pub diff_stat: Vec<DiffFile>,
+    /// Findings of the pre-push scan.
+    #[serde(default)]
+    pub safety_issues: Vec<SafetyIssue>,
+}
+
 /// A task as the API shows it.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -383,6 +383,26 @@ impl Backend {
         })
     }
 
+    /// Commits any uncommitted work in the container and returns a bundle of the
+    /// branch's new commits (empty when there are none).
+    pub(crate) async fn export(
+        &self,
+        container: &str,
+        workdir: &str,
+        branch: &str,
+        author: (&str, &str),
+    ) -> Result<Vec<u8>> {
+        let client = self.client(container).await?;
+        let out = client
+            .exec(
+                &caic_git::container_export_script(workdir, branch, author.0, author.1),
+                None,
+            )
+            .await?;
+        check(&out, "bringing the work back from the container")?;
+        Ok(out.stdout)
+    }
+
     /// Per-file line counts of the work against the branch point.
     pub(crate) async fn numstat(&self, container: &str, workdir: &str) -> Result<Vec<DiffFile>> {
         let client = self.client(container).await?;

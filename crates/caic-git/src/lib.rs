@@ -19,6 +19,7 @@ mod cmd;
 mod discover;
 mod error;
 mod numstat;
+mod push;
 mod scan;
 mod script;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub use bundle::{bundle_create, bundle_import, host_identity, FALLBACK_EMAIL, FA
 pub use discover::{default_branch, discover_repos, RepoInfo};
 pub use error::{Error, Result};
 pub use numstat::{diff_stat_host, parse_numstat};
+pub use push::{base_ref, push_branch, squash_onto};
 pub use scan::{scan_diff, scan_patch, Finding, FindingKind, MAX_BINARY_BYTES};
 pub use script::{
     container_diff_script, container_export_script, container_import_script, DiffMode, BASE_REF,

@@ -6,7 +6,9 @@
 //! interleaved in order, so a task's whole history can be rebuilt from it.
 
 pub mod claude;
+pub mod codex;
 pub mod fake;
+pub mod gemini;
 mod harness;
 mod text;
 
@@ -17,9 +19,14 @@ pub use harness::{Harness, HarnessFile, Parser, SessionOpts};
 
 use std::sync::Arc;
 
-/// Every harness caic offers, in display order: `claude`, `fake`.
+/// Every harness caic offers, in display order: `claude`, `codex`, `gemini`, `fake`.
 pub fn all() -> Vec<Arc<dyn Harness>> {
-    vec![Arc::new(claude::ClaudeHarness), Arc::new(fake::FakeHarness)]
+    vec![
+        Arc::new(claude::ClaudeHarness),
+        Arc::new(codex::CodexHarness),
+        Arc::new(gemini::GeminiHarness),
+        Arc::new(fake::FakeHarness),
+    ]
 }
 
 /// The harness called `name`, if any.
@@ -32,11 +39,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_lists_claude_then_fake() {
+    fn registry_lists_every_harness() {
         let names: Vec<String> = all().iter().map(|h| h.info().name).collect();
-        assert_eq!(names, ["claude", "fake"]);
+        assert_eq!(names, ["claude", "codex", "gemini", "fake"]);
         assert_eq!(by_name("fake").unwrap().info().name, "fake");
-        assert!(by_name("codex").is_none());
+        assert_eq!(by_name("codex").unwrap().info().name, "codex");
+        assert!(by_name("kilo").is_none());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Configuration: `config.toml` in the config dir, `CAIC_*` environment overrides, and
 //! command-line flags over both. Every setting has a default, so no file is needed.
 
+use caic_auth::config::{AuthConfig, OAuthAppConfig};
+use caic_auth::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +77,12 @@ pub struct Config {
     pub container: ContainerConfig,
     /// Per-harness settings, keyed by harness name.
     pub harness: BTreeMap<String, HarnessConfig>,
+    /// Login, sessions and exposure (`[auth]`): no OAuth app configured means no login.
+    pub auth: AuthConfig,
+    /// A GitHub token for API calls, from `GITHUB_TOKEN` or `GH_TOKEN` (not a file
+    /// setting).
+    #[serde(skip)]
+    pub github_token: Option<Secret>,
     /// The config dir this was read from (not a file setting).
     #[serde(skip)]
     pub config_dir: PathBuf,
@@ -88,6 +96,8 @@ impl Default for Config {
             cache_dir: None,
             container: ContainerConfig::default(),
             harness: BTreeMap::new(),
+            auth: AuthConfig::default(),
+            github_token: None,
             config_dir: PathBuf::new(),
         }
     }
@@ -163,6 +173,33 @@ impl Config {
                     self.container.sudo = parse_bool(&value)
                         .ok_or_else(|| bad(format!("expected true or false, got {value:?}")))?
                 }
+                "CAIC_EXTERNAL_URL" => self.auth.external_url = non_empty(value),
+                "CAIC_OAUTH_ALLOWED_USERS" => self.auth.oauth_allowed_users = list(&value),
+                "CAIC_ALLOW_ORIGINS" => self.auth.allow_origins = Some(list(&value)),
+                "CAIC_GEOIP_DB" => self.auth.geoip_db = non_empty(value).map(PathBuf::from),
+                "CAIC_TRUSTED_PROXIES" => {
+                    self.auth.trusted_proxies = list(&value)
+                        .iter()
+                        .map(|s| parse_net(s).ok_or_else(|| bad(format!("{s:?} is not a CIDR"))))
+                        .collect::<Result<_, _>>()?
+                }
+                "CAIC_GITHUB_OAUTH_CLIENT_ID" => app(&mut self.auth.github_oauth).client_id = value,
+                "CAIC_GITHUB_OAUTH_CLIENT_SECRET" => {
+                    app(&mut self.auth.github_oauth).client_secret = Secret::new(value)
+                }
+                "CAIC_GITLAB_OAUTH_CLIENT_ID" => app(&mut self.auth.gitlab_oauth).client_id = value,
+                "CAIC_GITLAB_OAUTH_CLIENT_SECRET" => {
+                    app(&mut self.auth.gitlab_oauth).client_secret = Secret::new(value)
+                }
+                "CAIC_GITLAB_OAUTH_URL" => app(&mut self.auth.gitlab_oauth).url = non_empty(value),
+                "GITHUB_TOKEN" => {
+                    if let Some(v) = non_empty(value) {
+                        self.github_token = Some(Secret::new(v));
+                    }
+                }
+                "GH_TOKEN" if self.github_token.is_none() => {
+                    self.github_token = non_empty(value).map(Secret::new)
+                }
                 "CAIC_CPUS" => {
                     self.container.cpus = Some(
                         value
@@ -234,6 +271,34 @@ fn holds_git_repos(dir: &Path) -> bool {
         .any(|e| e.path().join(".git").exists())
 }
 
+fn non_empty(value: String) -> Option<String> {
+    let v = value.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+/// A comma-separated list, entries trimmed, empty entries dropped.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A CIDR, or a bare IP as a single-address network.
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// The OAuth app of a provider, created empty by the first env variable naming it
+/// (the startup check then names whatever is still missing).
+fn app(slot: &mut Option<OAuthAppConfig>) -> &mut OAuthAppConfig {
+    slot.get_or_insert_with(OAuthAppConfig::default)
+}
+
 /// Creates `dir` (and parents) with mode 0700 if missing.
 pub fn create_private_dir(dir: &Path) -> Result<(), ConfigError> {
     let io = |source| ConfigError::Io {
@@ -295,6 +360,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn auth_table_and_env_overrides() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "[auth]\nexternal_url = \"https://caic.example.com\"\n\
+             oauth_allowed_users = [\"alice\"]\ntrusted_proxies = [\"10.0.0.0/8\"]\n\
+             [auth.github_oauth]\nclient_id = \"id\"\nclient_secret = \"file-secret-value\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(tmp.path(), Vec::new()).unwrap();
+        assert!(cfg.auth.oauth_enabled());
+        assert_eq!(cfg.auth.trusted_proxies[0].to_string(), "10.0.0.0/8");
+        assert!(!format!("{cfg:?}").contains("file-secret-value"));
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let cfg = Config::load(
+            tmp.path(),
+            env(&[
+                ("CAIC_OAUTH_ALLOWED_USERS", "bob, gitlab:carol"),
+                ("CAIC_TRUSTED_PROXIES", "127.0.0.1, ::1/128"),
+                ("CAIC_ALLOW_ORIGINS", "local,FR"),
+                ("CAIC_GITHUB_OAUTH_CLIENT_SECRET", "env-secret-value"),
+                ("CAIC_GITLAB_OAUTH_CLIENT_ID", "glid"),
+                ("CAIC_GITLAB_OAUTH_URL", "https://gl.example"),
+                ("GH_TOKEN", "gh-token"),
+                ("GITHUB_TOKEN", "github-token"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.auth.oauth_allowed_users, ["bob", "gitlab:carol"]);
+        assert_eq!(cfg.auth.trusted_proxies.len(), 2);
+        assert_eq!(
+            cfg.auth.allow_origins.as_deref(),
+            Some(&["local".to_string(), "FR".to_string()][..])
+        );
+        let gh = cfg.auth.github_oauth.as_ref().unwrap();
+        assert_eq!(gh.client_id, "id");
+        assert_eq!(gh.client_secret.expose(), "env-secret-value");
+        let gl = cfg.auth.gitlab_oauth.as_ref().unwrap();
+        assert_eq!(gl.url.as_deref(), Some("https://gl.example"));
+        // GITHUB_TOKEN wins over GH_TOKEN whatever the order.
+        assert_eq!(cfg.github_token.unwrap().expose(), "github-token");
+        let err = Config::load(tmp.path(), env(&[("CAIC_TRUSTED_PROXIES", "nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CAIC_TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

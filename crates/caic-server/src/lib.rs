@@ -1,6 +1,7 @@
 //! caic's HTTP server: the REST + SSE API over the task engine. Start it with
 //! [`Server::start`]; the CLI and the desktop app both do.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod listen;
@@ -8,11 +9,14 @@ pub mod routes;
 pub mod sse;
 pub mod static_files;
 
+use auth::middleware::OwnerState;
+use auth::Auth;
 use axum::Router;
 use caic_engine::{Engine, EngineConfig};
 use config::Config;
 use routes::AppState;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,6 +30,9 @@ pub enum ServerError {
     /// Bad listen address.
     #[error("{0}")]
     Listen(String),
+    /// Unsafe or invalid auth settings (S5, S10), or an unreadable auth file.
+    #[error(transparent)]
+    Auth(#[from] caic_auth::Error),
     /// The engine could not start.
     #[error(transparent)]
     Engine(#[from] caic_engine::Error),
@@ -47,8 +54,9 @@ pub enum ServerError {
 struct ApiDoc;
 
 /// The API router and its OpenAPI document, built from the same route list so they
-/// cannot drift.
-pub fn router(engine: Engine) -> Router {
+/// cannot drift, behind the auth middleware (outer to inner: client IP and allowlist,
+/// Host check, session, ownership; see [`auth::middleware`]).
+pub fn router(engine: Engine, auth: Arc<Auth>) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::tasks::list, routes::tasks::create))
         .routes(routes!(routes::tasks::get))
@@ -59,11 +67,19 @@ pub fn router(engine: Engine) -> Router {
         .routes(routes!(routes::tasks::purge))
         .routes(routes!(routes::tasks::restart))
         .routes(routes!(routes::tasks::diff))
+        .routes(routes!(routes::tasks::sync))
         .routes(routes!(routes::server::list_repos))
         .routes(routes!(routes::server::list_branches))
         .routes(routes!(routes::server::list_harnesses))
         .routes(routes!(routes::server::task_list_events))
-        .with_state(AppState { engine })
+        .routes(routes!(auth::routes::server_config))
+        .routes(routes!(auth::routes::start))
+        .routes(routes!(auth::routes::callback))
+        .routes(routes!(auth::routes::me))
+        .routes(routes!(auth::routes::logout))
+        .with_state(AppState {
+            engine: engine.clone(),
+        })
         .split_for_parts();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     api.route(
@@ -76,6 +92,26 @@ pub fn router(engine: Engine) -> Router {
         }),
     )
     .fallback(static_files::fallback)
+    .layer(axum::middleware::from_fn_with_state(
+        OwnerState {
+            auth: auth.clone(),
+            engine,
+        },
+        auth::middleware::owner_gate,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        auth.clone(),
+        auth::middleware::session_gate,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        auth.clone(),
+        auth::middleware::host_gate,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        auth.clone(),
+        auth::middleware::client_gate,
+    ))
+    .layer(axum::Extension(auth))
     .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
@@ -129,14 +165,19 @@ pub struct Server {
     pub addrs: Vec<SocketAddr>,
     /// The engine behind it.
     pub engine: Engine,
+    /// Login, exposure controls and task ownership.
+    pub auth: Arc<Auth>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    refresh: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Starts the engine and serves the API on the configured address.
+    /// Checks the auth settings (refusing unsafe ones, naming the setting), starts the
+    /// engine and serves the API on the configured address.
     pub async fn start(cfg: Config) -> Result<Server, ServerError> {
         let addrs = listen::parse(&cfg.listen).map_err(ServerError::Listen)?;
+        let auth = Arc::new(Auth::init(&cfg).await?);
         let engine = Engine::start(engine_config(&cfg)).await?;
         let warm = engine.clone();
         tokio::spawn(async move {
@@ -144,12 +185,24 @@ impl Server {
                 tracing::error!(error = %e, "building the base image");
             }
         });
-        Server::serve(engine, &addrs).await
+        let mut server = Server::serve_with(engine, auth.clone(), &addrs).await?;
+        server.refresh = auth.spawn_refresh();
+        Ok(server)
     }
 
-    /// Serves the API of an already started engine.
+    /// Serves the API of an already started engine, without login (S7).
     pub async fn serve(engine: Engine, addrs: &[SocketAddr]) -> Result<Server, ServerError> {
-        let app = router(engine.clone());
+        Server::serve_with(engine, Arc::new(Auth::off()), addrs).await
+    }
+
+    /// Serves the API of an already started engine with `auth`.
+    pub async fn serve_with(
+        engine: Engine,
+        auth: Arc<Auth>,
+        addrs: &[SocketAddr],
+    ) -> Result<Server, ServerError> {
+        let app = router(engine.clone(), auth.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         let mut bound = Vec::new();
         let mut tasks = Vec::new();
@@ -190,14 +243,19 @@ impl Server {
         Ok(Server {
             addrs: bound,
             engine,
+            auth,
             shutdown,
             tasks,
+            refresh: None,
         })
     }
 
     /// Stops accepting requests and waits for the listeners to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        if let Some(r) = &self.refresh {
+            r.abort();
+        }
         for t in self.tasks {
             let _ = t.await;
         }

@@ -121,7 +121,7 @@ fn current(engine: &Engine) -> BTreeMap<String, (Task, serde_json::Value)> {
         .collect()
 }
 
-/// The task-list stream: a snapshot, then changes as they happen (batched over 25 ms).
+/// The task-list stream: a snapshot, then changes as they happen (changes that land while a message is being built are sent together).
 pub fn task_list(engine: Engine) -> Response {
     let mut changes = engine.changes();
     changes.mark_unchanged();
@@ -136,7 +136,6 @@ pub fn task_list(engine: Engine) -> Response {
         |(engine, mut changes, seen)| async move {
             loop {
                 changes.changed().await.ok()?;
-                tokio::time::sleep(Duration::from_millis(25)).await;
                 changes.mark_unchanged();
                 let now = current(&engine);
                 let events = diff_lists(&seen, &now);

@@ -50,6 +50,37 @@ fn generate() -> String {
     decl::<BranchesResp>(&cfg, &mut out);
     decl::<HarnessInfo>(&cfg, &mut out);
     decl::<TaskListEvent>(&cfg, &mut out);
+    decl::<SyncTarget>(&cfg, &mut out);
+    decl::<SyncReq>(&cfg, &mut out);
+    decl::<SafetyIssue>(&cfg, &mut out);
+    decl::<SyncResp>(&cfg, &mut out);
+    decl::<UserResp>(&cfg, &mut out);
+    decl::<ServerConfig>(&cfg, &mut out);
+    // The state/action table, generated from TaskState::allows so the UI cannot drift.
+    out.push_str("/** Which states allow each action (from caic_api::TaskState::allows). */\n");
+    out.push_str("export const ALLOWED: Record<Action, TaskState[]> = {\n");
+    for action in [
+        Action::Input,
+        Action::Stop,
+        Action::Revive,
+        Action::Purge,
+        Action::Restart,
+        Action::Diff,
+        Action::Sync,
+    ] {
+        let states: Vec<String> = TaskState::ALL
+            .iter()
+            .filter(|s| s.allows(action))
+            .map(|s| format!("\"{}\"", s.as_str()))
+            .collect();
+        let name = serde_json::to_string(&action).unwrap();
+        out.push_str(&format!(
+            "  {}: [{}],\n",
+            name.trim_matches('"'),
+            states.join(", ")
+        ));
+    }
+    out.push_str("};\n");
     out.truncate(out.trim_end().len());
     out.push('\n');
     out

@@ -42,7 +42,7 @@ export type TaskState = "pending" | "branching" | "provisioning" | "starting" | 
 /**
  * A user action on a task.
  */
-export type Action = "input" | "stop" | "revive" | "purge" | "restart" | "diff";
+export type Action = "input" | "stop" | "revive" | "purge" | "restart" | "diff" | "sync";
 
 /**
  * An image attached to a prompt.
@@ -804,3 +804,114 @@ patch: JsonValue, } | { "kind": "delete",
  * Its id.
  */
 id: string, };
+
+/**
+ * Where `POST /api/v1/tasks/{id}/sync` publishes the work.
+ */
+export type SyncTarget = "branch" | "default";
+
+/**
+ * `POST /api/v1/tasks/{id}/sync`: bring the work back to the host repo and publish it.
+ */
+export type SyncReq = { 
+/**
+ * Branch (default) or default branch.
+ */
+target: SyncTarget, 
+/**
+ * Push despite scan findings (branch target only).
+ */
+force: boolean, };
+
+/**
+ * A finding of the pre-push scan.
+ */
+export type SafetyIssue = { 
+/**
+ * File path in the repo.
+ */
+file: string, 
+/**
+ * Line in the new file, when it applies.
+ */
+line?: number, 
+/**
+ * `aws_access_key`, `github_token`, `generic_api_key`, `private_key`,
+ * `config_credential` or `large_binary`.
+ */
+kind: string, 
+/**
+ * What was found, with any secret masked.
+ */
+detail: string, };
+
+/**
+ * Result of a sync.
+ */
+export type SyncResp = { 
+/**
+ * `synced`, `blocked` (scan findings) or `empty` (nothing to publish).
+ */
+status: string, 
+/**
+ * The branch the work was pushed to.
+ */
+branch: string, 
+/**
+ * The commit pushed, when one was.
+ */
+commit?: string, 
+/**
+ * Files changed by the work.
+ */
+diffStat: Array<DiffFile>, 
+/**
+ * Findings of the pre-push scan.
+ */
+safetyIssues: Array<SafetyIssue>, };
+
+/**
+ * `GET /api/v1/auth/me`: who is logged in.
+ */
+export type UserResp = { 
+/**
+ * Stable user id, `provider:numeric id` (e.g. `github:583231`).
+ */
+id: string, 
+/**
+ * The login name at the provider.
+ */
+username: string, 
+/**
+ * `github` or `gitlab`.
+ */
+provider: string, 
+/**
+ * Avatar image URL.
+ */
+avatarUrl?: string, };
+
+/**
+ * `GET /api/v1/server/config`: what the UI needs before anyone logs in.
+ */
+export type ServerConfig = { 
+/**
+ * Whether login is required (at least one OAuth provider is configured).
+ */
+authEnabled: boolean, 
+/**
+ * The configured login providers (`github`, `gitlab`), one login button each;
+ * start a login at `/api/v1/auth/{provider}/start`.
+ */
+authProviders: Array<string>, };
+
+/** Which states allow each action (from caic_api::TaskState::allows). */
+export const ALLOWED: Record<Action, TaskState[]> = {
+  input: ["running", "waiting", "asking", "has_plan"],
+  stop: ["starting", "running", "waiting", "asking", "has_plan"],
+  revive: ["stopped", "failed"],
+  purge: ["starting", "running", "waiting", "asking", "has_plan", "stopped", "failed"],
+  restart: ["waiting", "asking", "has_plan"],
+  diff: ["running", "waiting", "asking", "has_plan"],
+  sync: ["running", "waiting", "asking", "has_plan"],
+};

@@ -1,18 +1,10 @@
-// Which actions each task state allows: a mirror of caic_api::TaskState::allows.
-import type { Action, TaskState } from "../api/types";
-
-const table: Record<Action, TaskState[]> = {
-  input: ["running", "waiting", "asking", "has_plan"],
-  stop: ["starting", "running", "waiting", "asking", "has_plan"],
-  revive: ["stopped", "failed"],
-  purge: ["running", "waiting", "asking", "has_plan", "stopped", "failed", "starting"],
-  restart: ["waiting", "asking", "has_plan"],
-  diff: ["running", "waiting", "asking", "has_plan"],
-};
+// Which actions each task state allows: the table is generated from
+// caic_api::TaskState::allows into api/types.ts.
+import { ALLOWED, type Action, type TaskState } from "../api/types";
 
 /** Whether `action` is allowed in `state`. */
 export function allows(state: TaskState, action: Action): boolean {
-  return table[action].includes(state);
+  return ALLOWED[action].includes(state);
 }
 
 /** States that need the person's attention. */

@@ -445,12 +445,13 @@ def read_stdin(agent, turns):
         if msg.get("type") == "control_request":
             rid = msg.get("request_id", "")
             sub = (msg.get("request") or {}).get("subtype")
+            # Answer first, then interrupt: the answer must come before the turn's result.
+            agent.out.emit({"type": "control_response",
+                            "response": {"subtype": "success", "request_id": rid, "response": {}}})
             if sub == "interrupt":
                 with agent.active:
                     if agent.turn_running:
                         agent.interrupt.set()
-            agent.out.emit({"type": "control_response",
-                            "response": {"subtype": "success", "request_id": rid, "response": {}}})
         elif msg.get("type") == "user":
             turns.put(msg)
     turns.put(None)

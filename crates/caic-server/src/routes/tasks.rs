@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use caic_api::{
     ApiError, CreateTaskReq, CreateTaskResp, DiffResp, Event, InputReq, RestartReq, StatusResp,
-    Task,
+    SyncReq, SyncResp, Task,
 };
 
 fn status(s: &str) -> Json<StatusResp> {
@@ -134,4 +134,19 @@ pub async fn diff(
     Path(id): Path<String>,
 ) -> Result<Json<DiffResp>, HttpError> {
     Ok(Json(app.engine.diff(&id).await?))
+}
+
+/// Brings the work back to the host repo, scans it for secrets and large binaries, and
+/// pushes it to the repo's `origin` (the task branch, or squashed onto the default
+/// branch). Findings block the push and are sent to the agent.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/sync", tag = "tasks", request_body = SyncReq,
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = SyncResp), (status = 400, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn sync(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<SyncReq>,
+) -> Result<Json<SyncResp>, HttpError> {
+    Ok(Json(app.engine.sync(&id, req).await?))
 }

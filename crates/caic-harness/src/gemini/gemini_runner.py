@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""caic's runner for Gemini CLI in headless stream-json mode.
+
+Gemini CLI takes no input stream: each turn is one process
+(`gemini -p "" --output-format stream-json ...`, the prompt on its stdin), and the next
+turn resumes the same session by id. This runner keeps one long-lived process for caic:
+
+- at start it prints `{"type":"caic_runner","agent_version":...,"session_id":...}`;
+- each stdin line `{"type":"prompt","text":...}` from caic runs one turn (queued while one
+  runs): the first of a new session uses `--session-id` with an id chosen here, later
+  ones (and every turn with `--resume ID`) use `--resume`;
+- a stdin line `{"type":"interrupt"}` sends SIGINT to the running turn and drops the queue;
+- every line Gemini prints is copied to stdout unchanged; when a turn's process ends
+  without a `result` line, the runner prints `{"type":"caic_turn_end","status":...}`;
+- stdin EOF: the running and queued turns finish, then the runner exits.
+
+With GEMINI_API_KEY set and no ~/.gemini/settings.json, it writes one selecting API-key
+auth, with usage statistics off. The container is the sandbox: tools run with `--yolo`.
+Stdlib only; Python 3.9+.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+
+OUT_LOCK = threading.Lock()
+
+
+def emit(obj):
+    with OUT_LOCK:
+        sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+
+
+def agent_version(gemini):
+    """The CLI's version from its package.json, without starting node."""
+    path = shutil.which(gemini)
+    if not path:
+        return ""
+    d = os.path.dirname(os.path.realpath(path))
+    for _ in range(4):
+        try:
+            with open(os.path.join(d, "package.json")) as f:
+                meta = json.load(f)
+            if meta.get("name") == "@google/gemini-cli":
+                return meta.get("version", "")
+        except (OSError, ValueError):
+            pass
+        d = os.path.dirname(d)
+    return ""
+
+
+def ensure_settings():
+    if not os.environ.get("GEMINI_API_KEY"):
+        return
+    home = os.path.join(os.path.expanduser("~"), ".gemini")
+    path = os.path.join(home, "settings.json")
+    if os.path.exists(path):
+        return
+    os.makedirs(home, exist_ok=True)
+    settings = {
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+        "privacy": {"usageStatisticsEnabled": False},
+        "general": {"disableAutoUpdate": True},
+    }
+    with open(path, "w") as f:
+        json.dump(settings, f, indent=2)
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.session_id = args.resume or str(uuid.uuid4())
+        self.started = bool(args.resume)
+        self.lock = threading.Condition()
+        self.queue = []
+        self.proc = None
+        self.busy = False
+        self.interrupted = False
+
+    def argv(self):
+        argv = [self.args.gemini, "-p", "", "--output-format", "stream-json", "--yolo",
+                "--skip-trust"]
+        if self.args.model:
+            argv += ["-m", self.args.model]
+        if self.started:
+            argv += ["--resume", self.session_id]
+        else:
+            argv += ["--session-id", self.session_id]
+        return argv
+
+    def turn(self, text):
+        self.interrupted = False
+        try:
+            proc = subprocess.Popen(self.argv(), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, bufsize=0)
+        except OSError as e:
+            emit({"type": "caic_turn_end", "status": "error",
+                  "message": "cannot start gemini: %s" % e})
+            return
+        with self.lock:
+            self.proc = proc
+        try:
+            proc.stdin.write(text.encode())
+            proc.stdin.close()
+        except OSError:
+            pass
+        saw_result = False
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line.strip():
+                continue
+            with OUT_LOCK:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(msg, dict):
+                if msg.get("type") == "init":
+                    self.started = True
+                elif msg.get("type") == "result":
+                    saw_result = True
+        code = proc.wait()
+        with self.lock:
+            self.proc = None
+        if not saw_result:
+            status = "interrupted" if self.interrupted else "error"
+            emit({"type": "caic_turn_end", "status": status,
+                  "message": "gemini exited with code %d" % code})
+
+    def worker(self):
+        while True:
+            with self.lock:
+                while not self.queue:
+                    self.lock.wait()
+                text = self.queue.pop(0)
+                if text is None:
+                    return
+                self.busy = True
+            self.turn(text)
+            with self.lock:
+                self.busy = False
+                self.lock.notify_all()
+
+    def on_line(self, line):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            msg = None
+        kind = msg.get("type") if isinstance(msg, dict) else None
+        if kind == "prompt":
+            with self.lock:
+                self.queue.append(str(msg.get("text", "")))
+                self.lock.notify_all()
+        elif kind == "interrupt":
+            with self.lock:
+                self.queue = [t for t in self.queue if t is None]
+                proc = self.proc
+                if proc is not None:
+                    self.interrupted = True
+                    try:
+                        proc.send_signal(signal.SIGINT)
+                    except OSError:
+                        pass
+        else:
+            emit({"type": "caic_error", "message": "runner: unknown input line"})
+
+    def run(self):
+        ensure_settings()
+        emit({"type": "caic_runner", "agent_version": agent_version(self.args.gemini),
+              "session_id": self.session_id, "cwd": os.getcwd()})
+        t = threading.Thread(target=self.worker)
+        t.start()
+        for raw in sys.stdin:
+            line = raw.strip()
+            if line:
+                self.on_line(line)
+        with self.lock:
+            self.queue.append(None)
+            self.lock.notify_all()
+        t.join()
+        return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--gemini", default="gemini", help="the gemini executable")
+    p.add_argument("--model")
+    p.add_argument("--resume", metavar="SESSION_ID")
+    sys.exit(Runner(p.parse_args()).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+//! The auth middleware, outer to inner: [`client_gate`] (client IP and the IP
+//! allowlist, S9), [`host_gate`] (Host header against `external_url`, against DNS
+//! rebinding), [`session_gate`] (a valid session for `/api/*`, S1-S3) and
+//! [`owner_gate`] (a user sees and acts on their own tasks only).
+
+use super::{Auth, ClientInfo, CurrentUser};
+use crate::error::HttpError;
+use axum::body::Body;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use caic_api::{ApiError, ErrorCode};
+use caic_auth::cookie::{bearer_token, cookie_value, SESSION_COOKIE};
+use caic_engine::Engine;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// The largest JSON answer the ownership filter buffers (task list, create).
+const MAX_BODY: usize = 64 << 20;
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
+    HttpError(ApiError::new(code, message)).into_response()
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every `Cookie` header joined (HTTP/2 may send several).
+fn cookies(h: &HeaderMap) -> String {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The cookie `name` of a request.
+pub fn request_cookie(h: &HeaderMap, name: &str) -> Option<String> {
+    cookie_value(&cookies(h), name).map(String::from)
+}
+
+/// The session token of a request: `Authorization: Bearer`, else the `caic_session`
+/// cookie.
+pub fn session_token(h: &HeaderMap) -> Option<String> {
+    if let Some(t) = header_str(h, header::AUTHORIZATION).and_then(bearer_token) {
+        return Some(t.to_string());
+    }
+    request_cookie(h, SESSION_COOKIE).filter(|t| !t.is_empty())
+}
+
+/// Finds the client IP (socket peer; `X-Forwarded-For` only from a trusted proxy) and
+/// whether the request came over HTTPS, then applies the IP allowlist when one is
+/// configured: 403 with the error envelope, one log line per decision.
+pub async fn client_gate(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let h = req.headers();
+    let ip = caic_auth::forwarded::client_ip(
+        peer,
+        h.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        &auth.trusted_proxies,
+    );
+    let https = caic_auth::forwarded::is_https(
+        false,
+        peer,
+        h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()),
+        &auth.trusted_proxies,
+    );
+    if let Some(list) = &auth.allowlist {
+        let d = list.decide(ip);
+        d.log();
+        if !d.allowed {
+            return refuse(
+                ErrorCode::Forbidden,
+                format!("access from {ip} is not allowed"),
+            );
+        }
+    }
+    req.extensions_mut().insert(ClientInfo {
+        ip,
+        peer: peer.to_canonical(),
+        https,
+    });
+    next.run(req).await
+}
+
+/// The host name of a `Host` header value, lower-cased, without port or brackets.
+fn host_name(host: &str) -> String {
+    let h = host.trim();
+    let name = if let Some(rest) = h.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        h.rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(n, _)| n)
+            .unwrap_or(h)
+    };
+    name.to_ascii_lowercase()
+}
+
+/// With `external_url` set, the `Host` must name its host (any port, any case), or be
+/// a loopback name (`localhost`, `127.0.0.1`, `::1`), which a rebinding attacker cannot
+/// make a browser send; anything else is a 403.
+pub async fn host_gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    let Some(expected) = &auth.allowed_host else {
+        return next.run(req).await;
+    };
+    let host = header_str(req.headers(), header::HOST)
+        .map(String::from)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let name = host_name(&host);
+    let loopback = name == "localhost"
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback());
+    if name != *expected && !loopback {
+        tracing::warn!(host = %host, "request refused: Host does not match external_url");
+        return refuse(
+            ErrorCode::Forbidden,
+            "the Host header does not match external_url",
+        );
+    }
+    next.run(req).await
+}
+
+/// `/api/*` paths reachable without a session: the login flow and what the login page
+/// needs.
+fn is_public_api(path: &str) -> bool {
+    path.starts_with("/api/v1/auth/") || path == "/api/v1/server/config"
+}
+
+/// With auth on, checks the session (bearer token or cookie) and records the user for
+/// the handlers; `/api/*` without a valid one is a 401, except the login routes. The
+/// UI's files stay reachable so the browser can show the login page.
+pub async fn session_gate(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+    let Some(login) = auth.login() else {
+        return next.run(req).await;
+    };
+    if let Some(token) = session_token(req.headers()) {
+        match login.authenticate(&token) {
+            Ok((_, user)) => {
+                req.extensions_mut().insert(CurrentUser(user));
+            }
+            Err(e) => tracing::debug!("session refused: {e}"),
+        }
+    }
+    let path = req.uri().path();
+    if path.starts_with("/api/")
+        && !is_public_api(path)
+        && req.extensions().get::<CurrentUser>().is_none()
+    {
+        return refuse(ErrorCode::Unauthorized, "login required");
+    }
+    next.run(req).await
+}
+
+/// The state of [`owner_gate`].
+#[derive(Clone)]
+pub struct OwnerState {
+    /// Auth, for the owners map.
+    pub auth: Arc<Auth>,
+    /// The engine, to tell unknown tasks from other users' tasks.
+    pub engine: Engine,
+}
+
+/// With auth on: records the creator of each new task, filters `GET /api/v1/tasks`
+/// and the task-list stream to the user's tasks, and answers 403 on every per-task
+/// route for a task the user does not own.
+pub async fn owner_gate(State(s): State<OwnerState>, req: Request, next: Next) -> Response {
+    let Some(user) = req
+        .extensions()
+        .get::<CurrentUser>()
+        .map(|u| u.0.id.clone())
+    else {
+        return next.run(req).await;
+    };
+    if !s.auth.enabled() {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_string();
+    let owners = s.auth.owners();
+    if path == "/api/v1/server/tasks/events" && req.method() == Method::GET {
+        return super::task_list::owned_task_list(s.engine.clone(), s.auth.clone(), user);
+    }
+    if path == "/api/v1/tasks" {
+        let method = req.method().clone();
+        let resp = next.run(req).await;
+        if !resp.status().is_success() {
+            return resp;
+        }
+        return match method {
+            Method::POST => record_creator(resp, &user, &s.auth).await,
+            Method::GET => filter_list(resp, &user, &s.auth).await,
+            _ => resp,
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/api/v1/tasks/") {
+        let id = rest.split('/').next().unwrap_or_default();
+        if !owners.owns(&user, id) && s.engine.get(id).is_ok() {
+            tracing::warn!(user = %user, task = %id, "refused: not the task's owner");
+            return refuse(ErrorCode::Forbidden, "this task belongs to another user");
+        }
+    }
+    next.run(req).await
+}
+
+async fn buffered(resp: Response) -> Result<(axum::http::response::Parts, Bytes), Response> {
+    let (parts, body) = resp.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => Ok((parts, b)),
+        Err(e) => Err(refuse(
+            ErrorCode::InternalError,
+            format!("reading the answer: {e}"),
+        )),
+    }
+}
+
+async fn record_creator(resp: Response, user: &str, auth: &Auth) -> Response {
+    let (parts, bytes) = match buffered(resp).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let id = serde_json::from_slice::<caic_api::CreateTaskResp>(&bytes).map(|r| r.id);
+    match id {
+        Ok(id) => {
+            if let Err(e) = auth.owners().set(&id, user) {
+                tracing::error!(task = %id, "recording the task's owner: {e}");
+                return refuse(
+                    ErrorCode::InternalError,
+                    "recording the task's owner failed",
+                );
+            }
+            tracing::info!(task = %id, user = %user, "task created");
+        }
+        Err(e) => tracing::error!("create answer not understood: {e}"),
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+async fn filter_list(resp: Response, user: &str, auth: &Auth) -> Response {
+    let (mut parts, bytes) = match buffered(resp).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Ok(tasks) = serde_json::from_slice::<Vec<serde_json::Value>>(&bytes) else {
+        return refuse(ErrorCode::InternalError, "task list not understood");
+    };
+    let mine: Vec<_> = tasks
+        .into_iter()
+        .filter(|t| {
+            t.get("id")
+                .and_then(|v| v.as_str())
+                .is_some_and(|id| auth.owners().owns(user, id))
+        })
+        .collect();
+    let body = serde_json::to_vec(&mine).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_ignore_port_case_and_brackets() {
+        assert_eq!(host_name("CAIC.Example.com:8443"), "caic.example.com");
+        assert_eq!(host_name("caic.example.com"), "caic.example.com");
+        assert_eq!(host_name("[::1]:2242"), "::1");
+        assert_eq!(host_name("127.0.0.1:80"), "127.0.0.1");
+    }
+
+    #[test]
+    fn public_api_paths() {
+        assert!(is_public_api("/api/v1/auth/github/start"));
+        assert!(is_public_api("/api/v1/auth/me"));
+        assert!(is_public_api("/api/v1/server/config"));
+        assert!(!is_public_api("/api/v1/server/repos"));
+        assert!(!is_public_api("/api/v1/tasks"));
+        assert!(!is_public_api("/api/v1/authx"));
+    }
+}

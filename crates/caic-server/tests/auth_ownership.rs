@@ -1,0 +1,274 @@
+//! Task ownership with login on: a real task (the `fake` harness, a real container)
+//! created by one user is invisible and untouchable for another.
+
+mod auth_support;
+
+use auth_support::mock_forge::{Flavor, MockForge};
+use auth_support::{Browser, Dirs, Env, EXTERNAL};
+use caic_auth::config::AuthConfig;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes this test's containers whatever the outcome.
+struct Containers(String);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("name=caic-{}-", self.0))
+            .output();
+        if let Ok(out) = out {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .args(["rm", "-f"])
+                    .args(&ids)
+                    .output();
+            }
+        }
+    }
+}
+
+/// Reads SSE `data:` messages from a response.
+struct Sse {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes_alias::Bytes>>,
+    buf: String,
+}
+
+mod bytes_alias {
+    pub use axum::body::Bytes;
+}
+
+impl Sse {
+    fn new(r: reqwest::Response) -> Sse {
+        Sse {
+            stream: r.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next `data:` message within `within`, or None on timeout or end.
+    async fn next(&mut self, within: Duration) -> Option<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(i) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..i + 2).collect();
+                let data: String = frame
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                return serde_json::from_str(&data).ok();
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match tokio::time::timeout(left, self.stream.next()).await {
+                Ok(Some(Ok(b))) => self.buf.push_str(&String::from_utf8_lossy(&b)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+async fn task_state(b: &Browser, id: &str) -> String {
+    let p = b.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{p:?}");
+    p.json()["state"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ownership_user_cannot_see_or_act_on_another_users_task() {
+    let dirs = Dirs::new();
+    let suffix: String = dirs
+        .tmp
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    let repo_id = format!("own{}", &suffix[suffix.len().saturating_sub(6)..]);
+    let _cleanup = Containers(repo_id.clone());
+    let repo = dirs.root.join(&repo_id);
+    let origin = dirs.tmp.path().join("origin.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(
+        dirs.tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.name", "Test User"]);
+    git(&repo, &["config", "user.email", "test@example.com"]);
+    std::fs::write(repo.join("README.md"), "# demo\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "initial"]);
+    git(
+        &repo,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    git(&repo, &["push", "-q", "-u", "origin", "main"]);
+    git(&repo, &["remote", "set-head", "origin", "main"]);
+
+    let github = MockForge::start(Flavor::GitHub).await;
+    let gitlab = MockForge::start(Flavor::GitLab).await;
+    let auth = AuthConfig {
+        external_url: Some(EXTERNAL.into()),
+        oauth_allowed_users: vec!["alice".into(), "gitlab:bob".into()],
+        github_oauth: Some(auth_support::app(&github)),
+        gitlab_oauth: Some(auth_support::app(&gitlab)),
+        ..Default::default()
+    };
+    let env = Env::start_with(dirs, auth, github, gitlab).await;
+    env.github.log_in_as(1, "alice");
+    let alice = env.browser();
+    assert_eq!(
+        alice.login("github").await.last().unwrap().status,
+        StatusCode::OK
+    );
+    env.gitlab.log_in_as(42, "bob");
+    let bob = env.browser();
+    assert_eq!(
+        bob.login("gitlab").await.last().unwrap().status,
+        StatusCode::OK
+    );
+
+    let mut bob_list = Sse::new(bob.stream("/api/v1/server/tasks/events").await);
+    let snap = bob_list
+        .next(Duration::from_secs(10))
+        .await
+        .expect("snapshot");
+    assert_eq!(snap["kind"], "snapshot");
+    let mut alice_list = Sse::new(alice.stream("/api/v1/server/tasks/events").await);
+    assert_eq!(
+        alice_list.next(Duration::from_secs(10)).await.unwrap()["kind"],
+        "snapshot"
+    );
+
+    let created = alice
+        .post_json(
+            "/api/v1/tasks",
+            &json!({"repo": repo_id, "harness": "fake", "prompt": "FAKE_SLOW 1\nFAKE_WRITE a.txt hi"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{created:?}");
+    let id = created.json()["id"].as_str().unwrap().to_string();
+
+    // Alice sees it, in the list and in her stream.
+    let mine = alice.get("/api/v1/tasks").await.json();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["id"], id.as_str());
+    let mut announced = false;
+    while let Some(m) = alice_list.next(Duration::from_secs(10)).await {
+        if m["kind"] == "upsert" && m["task"]["id"] == id.as_str() {
+            announced = true;
+            break;
+        }
+    }
+    assert!(announced, "alice's task list stream announces her task");
+
+    // Bob sees nothing and can do nothing.
+    assert_eq!(bob.get("/api/v1/tasks").await.json(), json!([]));
+    for (method, path) in [
+        ("GET", format!("/api/v1/tasks/{id}")),
+        ("GET", format!("/api/v1/tasks/{id}/events")),
+        ("GET", format!("/api/v1/tasks/{id}/diff")),
+        ("POST", format!("/api/v1/tasks/{id}/stop")),
+        ("POST", format!("/api/v1/tasks/{id}/purge")),
+        ("POST", format!("/api/v1/tasks/{id}/revive")),
+    ] {
+        let p = match method {
+            "GET" => bob.get(&path).await,
+            _ => bob.post(&path).await,
+        };
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{method} {path}: {p:?}");
+        assert_eq!(p.json()["error"]["code"], "FORBIDDEN");
+    }
+    let p = bob
+        .post_json(
+            &format!("/api/v1/tasks/{id}/input"),
+            &json!({"prompt": {"text": "hi"}}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // An unknown task is still a 404.
+    assert_eq!(
+        bob.get("/api/v1/tasks/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Bob's stream never mentions alice's task.
+    while let Some(m) = bob_list.next(Duration::from_secs(3)).await {
+        assert!(!m.to_string().contains(&id), "bob's stream leaked {m}");
+    }
+    // Ownership is persisted privately.
+    let owners = env.dirs.config.join("owners.json");
+    let text = std::fs::read_to_string(&owners).unwrap();
+    assert!(text.contains(&id) && text.contains("github:1"), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(&owners).unwrap().permissions().mode();
+        assert_eq!(m & 0o777, 0o600);
+    }
+
+    drop(bob_list);
+    drop(alice_list);
+    // Alice purges her task (once it can be).
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let s = task_state(&alice, &id).await;
+        if [
+            "running", "waiting", "asking", "has_plan", "stopped", "failed", "starting",
+        ]
+        .contains(&s.as_str())
+        {
+            assert_ne!(
+                s,
+                "failed",
+                "{}",
+                alice.get(&format!("/api/v1/tasks/{id}")).await.body
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "task stuck in {s}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let p = alice.post(&format!("/api/v1/tasks/{id}/purge")).await;
+    assert_eq!(p.status, StatusCode::OK, "{p:?}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while task_state(&alice, &id).await != "purged" {
+        assert!(Instant::now() < deadline, "purge did not finish");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    env.server.stop().await;
+}

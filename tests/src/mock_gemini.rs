@@ -1,0 +1,395 @@
+//! A scripted mock of the Gemini API, good enough to drive the real Gemini CLI end to end.
+//!
+//! Wire format (as documented for `generativelanguage` v1beta):
+//! - `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` answers server-sent
+//!   events whose `data` is a `GenerateContentResponse`: `candidates[0].content` (role
+//!   `model`, `parts` of `text` or `functionCall{name,args}`), `finishReason` on the last
+//!   chunk, and `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`,
+//!   `cachedContentTokenCount`, `totalTokenCount`) on the last chunk.
+//! - `POST /v1beta/models/{model}:generateContent` (the CLI's side calls: model routing,
+//!   checks) answers one `GenerateContentResponse` with a small JSON text; it does not use
+//!   the script.
+//! - `POST /v1beta/models/{model}:countTokens` answers `{"totalTokens": N}`.
+//! - anything else is recorded and answered 404 with Google's error envelope
+//!   `{"error":{"code","message","status"}}`.
+//!
+//! Each streamed request consumes the next scripted [`Reply`]; once the script is
+//! exhausted the answer is the text `done`.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Headers whose values are replaced before a request is recorded.
+const SECRET_HEADERS: &[&str] = &["x-goog-api-key", "authorization", "cookie"];
+
+/// One scripted model response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Model text, streamed in pieces.
+    Text(String),
+    /// One function call of a Gemini CLI tool (`run_shell_command`, `write_file`, ...).
+    Call {
+        /// Tool name.
+        name: String,
+        /// Tool arguments.
+        args: Value,
+    },
+}
+
+/// One request the mock received, secrets removed.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers (lower-case names); secret values replaced by `<redacted>`.
+    pub headers: Vec<(String, String)>,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+    /// Whether this request consumed the script.
+    pub main: bool,
+}
+
+impl RecordedRequest {
+    /// Value of a header, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A `functionResponse` part the CLI sent back to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionResponse {
+    /// The function's name.
+    pub name: String,
+    /// Its `response` object.
+    pub response: Value,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    replies: VecDeque<Reply>,
+    requests: Vec<RecordedRequest>,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Inner>>);
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running mock server; it stops when dropped.
+pub struct MockGemini {
+    shared: Shared,
+    addr: SocketAddr,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl MockGemini {
+    /// Starts the mock on `0.0.0.0:<random port>` so containers can reach it.
+    pub async fn start(replies: Vec<Reply>) -> anyhow::Result<Self> {
+        let shared = Shared::default();
+        shared.lock().replies = replies.into();
+        let app = Router::new()
+            .fallback(handle)
+            .layer(DefaultBodyLimit::max(256 << 20))
+            .with_state(shared.clone());
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!("mock gemini server stopped: {e}");
+            }
+        });
+        Ok(Self {
+            shared,
+            addr,
+            _shutdown: tx,
+        })
+    }
+
+    /// Base URL (no version path) for clients in a container started with
+    /// `host.docker.internal:host-gateway`.
+    pub fn base_url_for_container(&self) -> String {
+        format!("http://host.docker.internal:{}", self.addr.port())
+    }
+
+    /// Base URL (no version path) for clients on this host.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// Scripted replies not yet used.
+    pub fn remaining(&self) -> usize {
+        self.shared.lock().replies.len()
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The streamed requests (those that consumed the script).
+    pub fn main_requests(&self) -> Vec<RecordedRequest> {
+        self.requests().into_iter().filter(|r| r.main).collect()
+    }
+
+    /// Function responses the CLI sent back, in order, without repeats.
+    pub fn function_responses(&self) -> Vec<FunctionResponse> {
+        let mut out: Vec<FunctionResponse> = Vec::new();
+        for r in self.main_requests() {
+            for c in r.body["contents"].as_array().into_iter().flatten() {
+                for p in c["parts"].as_array().into_iter().flatten() {
+                    let Some(fr) = p.get("functionResponse") else {
+                        continue;
+                    };
+                    let f = FunctionResponse {
+                        name: fr["name"].as_str().unwrap_or_default().to_string(),
+                        response: fr["response"].clone(),
+                    };
+                    if !out.contains(&f) {
+                        out.push(f);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn record(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    main: bool,
+) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| {
+            let k = k.as_str().to_ascii_lowercase();
+            let v = if SECRET_HEADERS.contains(&k.as_str()) {
+                "<redacted>".to_string()
+            } else {
+                v.to_str().unwrap_or("<binary>").to_string()
+            };
+            (k, v)
+        })
+        .collect();
+    // The key may also travel as `?key=`: keep it out of the record.
+    let path = match uri.query() {
+        Some(q) if q.contains("key=") => format!("{}?<redacted query>", uri.path()),
+        _ => uri.to_string(),
+    };
+    shared.lock().requests.push(RecordedRequest {
+        method: method.to_string(),
+        path,
+        headers,
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        main,
+    });
+}
+
+fn response(parts: Value, finish: bool, usage: bool) -> Value {
+    let mut r = json!({
+        "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
+        "modelVersion": "gemini-mock",
+    });
+    if finish {
+        r["candidates"][0]["finishReason"] = json!("STOP");
+    }
+    if usage {
+        r["usageMetadata"] = json!({"promptTokenCount": 1200, "candidatesTokenCount": 40,
+                                    "cachedContentTokenCount": 200, "totalTokenCount": 1240});
+    }
+    r
+}
+
+/// The SSE `data` objects of one streamed answer, in order.
+pub fn stream_chunks(reply: &Reply) -> Vec<Value> {
+    match reply {
+        Reply::Text(text) => {
+            let chars: Vec<char> = text.chars().collect();
+            let size = chars.len().div_ceil(3).max(1);
+            let pieces: Vec<String> = chars.chunks(size).map(|c| c.iter().collect()).collect();
+            let last = pieces.len().saturating_sub(1);
+            pieces
+                .iter()
+                .enumerate()
+                .map(|(i, p)| response(json!([{"text": p}]), i == last, i == last))
+                .collect()
+        }
+        Reply::Call { name, args } => vec![response(
+            json!([{"functionCall": {"name": name, "args": args}}]),
+            true,
+            true,
+        )],
+    }
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let post = method == Method::POST && path.starts_with("/v1beta/models/");
+    let main = post && path.ends_with(":streamGenerateContent");
+    record(&shared, &method, &uri, &headers, &body, main);
+    if post && path.ends_with(":countTokens") {
+        return Json(json!({"totalTokens": 100})).into_response();
+    }
+    if post && path.ends_with(":generateContent") {
+        // Side calls want JSON text (e.g. the router's complexity verdict).
+        let verdict = json!({"complexity_reasoning": "a simple task", "complexity_score": 1,
+                             "reasoning": "mock", "model_choice": "flash", "next_speaker": "user"});
+        return Json(response(json!([{"text": verdict.to_string()}]), true, true)).into_response();
+    }
+    if !main {
+        tracing::warn!(%method, %uri, "mock gemini: unknown route");
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"code": 404, "message": format!("mock: no route for {method} {path}"),
+                                  "status": "NOT_FOUND"}})),
+        )
+            .into_response();
+    }
+    let reply = shared
+        .lock()
+        .replies
+        .pop_front()
+        .unwrap_or_else(|| Reply::Text("done".into()));
+    let chunks = stream_chunks(&reply);
+    let stream = async_stream::stream! {
+        for c in chunks {
+            yield Ok::<Event, std::convert::Infallible>(Event::default().data(c.to_string()));
+        }
+    };
+    Sse::new(stream).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_streams_in_pieces_with_usage_last() {
+        let chunks = stream_chunks(&Reply::Text("hello world".into()));
+        let text: String = chunks
+            .iter()
+            .map(|c| {
+                c["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(text, "hello world");
+        assert!(chunks[0].get("usageMetadata").is_none());
+        assert_eq!(
+            chunks.last().unwrap()["candidates"][0]["finishReason"],
+            "STOP"
+        );
+        assert_eq!(
+            chunks.last().unwrap()["usageMetadata"]["totalTokenCount"],
+            1240
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_script_over_http_and_records_function_responses() {
+        let mock = MockGemini::start(vec![Reply::Call {
+            name: "run_shell_command".into(),
+            args: json!({"command": "true"}),
+        }])
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        let url = format!(
+            "{}/v1beta/models/m:streamGenerateContent?alt=sse",
+            mock.base_url()
+        );
+        let body = json!({"contents": [{"role": "user", "parts": [
+            {"functionResponse": {"name": "run_shell_command", "response": {"output": "ok"}}}]}]});
+        let sse = http
+            .post(&url)
+            .header("x-goog-api-key", "secret")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(sse.starts_with("data: "), "{sse}");
+        assert!(sse.contains("functionCall"), "{sse}");
+        let again = http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let text: String = again
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .map(|c| {
+                c["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(text, "done", "{again}");
+        assert_eq!(mock.remaining(), 0);
+        assert_eq!(
+            mock.main_requests()[0].header("x-goog-api-key"),
+            Some("<redacted>")
+        );
+        assert_eq!(
+            mock.function_responses(),
+            [FunctionResponse {
+                name: "run_shell_command".into(),
+                response: json!({"output": "ok"})
+            }]
+        );
+        let side = http
+            .post(format!(
+                "{}/v1beta/models/m:generateContent",
+                mock.base_url()
+            ))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(side.status().as_u16(), 200);
+        assert_eq!(mock.main_requests().len(), 2);
+    }
+}
