@@ -139,8 +139,26 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
         .unwrap_or_default();
     assert!(out.contains("hi from the agent"), "{out}");
     list_wait(&mut rx, &mut seen, "waiting", 2).await?;
+
+    // Interrupt: a long turn ends early, the session stays.
+    let (status, v) = caic
+        .post(&format!("/api/v1/tasks/{id}/interrupt"), "")
+        .await?;
+    assert_eq!(status, 409, "nothing to interrupt while waiting: {v}");
+    caic.input(&id, "FAKE_SLOW 60").await?;
+    ev.until(TURN, |m| kind(m) == "textDelta").await?;
+    let t0 = std::time::Instant::now();
+    let (status, v) = caic
+        .post(&format!("/api/v1/tasks/{id}/interrupt"), "")
+        .await?;
+    assert_eq!(status, 200, "{v}");
+    let cut = ev.until(TURN, |m| kind(m) == "result").await?;
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let r = &cut.last().unwrap().data;
+    assert_eq!(r["subtype"], "error_during_execution", "{r}");
+    list_wait(&mut rx, &mut seen, "waiting", 3).await?;
     let t = caic.task(&id).await?;
-    assert_eq!(t["numTurns"].as_u64(), Some(2), "{t}");
+    assert_eq!(t["numTurns"].as_u64(), Some(3), "{t}");
     let first_session = t["sessionId"].as_str().unwrap().to_string();
 
     // Restart: a fresh agent session in the same container; the history is kept and
@@ -171,12 +189,12 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
             .any(|m| kind(m) == "toolResult"
                 && m.data["output"].as_str().unwrap().contains("hi from"))
     );
-    list_wait(&mut rx, &mut seen, "waiting", 3).await?;
+    list_wait(&mut rx, &mut seen, "waiting", 4).await?;
 
     // Stop keeps the container; revive brings the agent back; input resumes it.
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/stop"), "").await?;
     assert_eq!(status, 200);
-    list_wait(&mut rx, &mut seen, "stopped", 3).await?;
+    list_wait(&mut rx, &mut seen, "stopped", 4).await?;
     let t = caic.task(&id).await?;
     let container = t["container"].as_str().unwrap().to_string();
     let running = docker(&["inspect", "-f", "{{.State.Running}}", &container]);
@@ -192,16 +210,16 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
 
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/revive"), "").await?;
     assert_eq!(status, 200);
-    list_wait(&mut rx, &mut seen, "waiting", 3).await?;
+    list_wait(&mut rx, &mut seen, "waiting", 4).await?;
     caic.input(&id, "FAKE_SLOW 1\nFAKE_BASH cat hello.txt")
         .await?;
     // Running, then waiting again with a fourth result.
-    list_wait(&mut rx, &mut seen, "waiting", 4).await?;
+    list_wait(&mut rx, &mut seen, "waiting", 5).await?;
 
     // Purge deletes the container; the history stays readable.
     let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/purge"), "").await?;
     assert_eq!(status, 200);
-    list_wait(&mut rx, &mut seen, "purged", 4).await?;
+    list_wait(&mut rx, &mut seen, "purged", 5).await?;
     let gone = std::process::Command::new("docker")
         .args(["inspect", &container])
         .output()?;
@@ -212,11 +230,11 @@ async fn fake_task_lifecycle_end_to_end() -> anyhow::Result<()> {
         replay.push(m);
     }
     assert!(replay.iter().any(|m| m.event == "ready"));
-    assert_eq!(results(&replay).len(), 4);
+    assert_eq!(results(&replay).len(), 5);
     // The first prompt is still in the history after the restart and the revive.
     assert_eq!(
         replay.iter().filter(|m| kind(m) == "userInput").count(),
-        4,
+        5,
         "one prompt per turn"
     );
 

@@ -56,6 +56,8 @@ pub enum Action {
     Diff,
     /// Bring the work back to the host and publish it.
     Sync,
+    /// Stop the agent's current turn; the session stays.
+    Interrupt,
 }
 
 impl TaskState {
@@ -89,6 +91,7 @@ impl TaskState {
             ),
             Action::Restart => matches!(self, Waiting | Asking | HasPlan),
             Action::Diff | Action::Sync => matches!(self, Running | Waiting | Asking | HasPlan),
+            Action::Interrupt => matches!(self, Running),
         }
     }
 
@@ -154,6 +157,7 @@ mod tests {
             Action::Restart,
             Action::Diff,
             Action::Sync,
+            Action::Interrupt,
         ] {
             assert!(!TaskState::Purged.allows(a), "{a:?}");
         }

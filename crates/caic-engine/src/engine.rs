@@ -415,6 +415,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Asks the agent to end its current turn early; the session goes on.
+    pub async fn interrupt(&self, id: &str) -> Result<()> {
+        let task = self.task(id)?;
+        self.check(&task, Action::Interrupt, "interrupt")?;
+        let harness = self.harness_of(&task)?;
+        let line = harness.encode_interrupt().ok_or_else(|| {
+            Error::BadRequest(format!(
+                "harness {:?} cannot interrupt a turn",
+                harness.info().name
+            ))
+        })?;
+        if !session::send_line(&task, &line).await? {
+            return Err(Error::Conflict {
+                state: task.state(),
+                action: "interrupt (no live agent session)",
+            });
+        }
+        Ok(())
+    }
+
     /// Stops the agent and the container; the container is kept for revive.
     pub async fn stop(&self, id: &str) -> Result<()> {
         let task = self.task(id)?;

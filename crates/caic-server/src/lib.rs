@@ -68,6 +68,7 @@ pub fn router(engine: Engine, auth: Arc<Auth>) -> Router {
         .routes(routes!(routes::tasks::restart))
         .routes(routes!(routes::tasks::diff))
         .routes(routes!(routes::tasks::sync))
+        .routes(routes!(routes::tasks::interrupt))
         .routes(routes!(routes::server::list_repos))
         .routes(routes!(routes::server::list_branches))
         .routes(routes!(routes::server::list_harnesses))

@@ -67,6 +67,7 @@ fn generate() -> String {
         Action::Restart,
         Action::Diff,
         Action::Sync,
+        Action::Interrupt,
     ] {
         let states: Vec<String> = TaskState::ALL
             .iter()

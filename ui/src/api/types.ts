@@ -42,7 +42,7 @@ export type TaskState = "pending" | "branching" | "provisioning" | "starting" | 
 /**
  * A user action on a task.
  */
-export type Action = "input" | "stop" | "revive" | "purge" | "restart" | "diff" | "sync";
+export type Action = "input" | "stop" | "revive" | "purge" | "restart" | "diff" | "sync" | "interrupt";
 
 /**
  * An image attached to a prompt.
@@ -914,4 +914,5 @@ export const ALLOWED: Record<Action, TaskState[]> = {
   restart: ["waiting", "asking", "has_plan"],
   diff: ["running", "waiting", "asking", "has_plan"],
   sync: ["running", "waiting", "asking", "has_plan"],
+  interrupt: ["running"],
 };

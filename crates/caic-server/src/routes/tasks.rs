@@ -150,3 +150,16 @@ pub async fn sync(
 ) -> Result<Json<SyncResp>, HttpError> {
     Ok(Json(app.engine.sync(&id, req).await?))
 }
+
+/// Ends the agent's current turn early; the session stays for more input.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/interrupt", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 400, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn interrupt(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.interrupt(&id).await?;
+    Ok(status("interrupting"))
+}
