@@ -9,8 +9,8 @@
 mod common;
 
 use caic_e2e::mock_anthropic::{MockAnthropic, Reply, Script};
-use common::{docker, Caic, SseMsg, World};
-use serde_json::{json, Value};
+use common::{docker, kind, next_result, of_kind, Caic, World};
+use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -21,18 +21,6 @@ const LONG: Duration = Duration::from_secs(600);
 const TURN: Duration = Duration::from_secs(120);
 /// The Claude Code version the caic image installs.
 const CLAUDE_VERSION: &str = "2.1.332";
-
-fn kind(m: &SseMsg) -> &str {
-    m.data["kind"].as_str().unwrap_or_default()
-}
-
-fn of_kind<'a>(events: &'a [SseMsg], k: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|m| m.event == "message" && kind(m) == k)
-        .map(|m| &m.data)
-        .collect()
-}
 
 /// A fake key unique to this world, so a leak cannot be confused with another test's.
 fn fake_key(world: &World) -> String {
@@ -53,14 +41,6 @@ NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
     )
 }
 
-/// Reads SSE until the next `result` event, with the caic log on failure.
-async fn next_result(ev: &mut common::Sse, caic: &Caic, within: Duration) -> Vec<SseMsg> {
-    ev.until(within, |m| m.event == "message" && kind(m) == "result")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\ncaic log:\n{}", caic.log_tail()))
-}
-
-/// Polls the task until it is `waiting` with at least `turns` turns.
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -8,9 +8,8 @@
 mod common;
 
 use caic_e2e::mock_gemini::{MockGemini, Reply};
-use common::{docker, Caic, SseMsg, World};
+use common::{docker, kind, next_result, of_kind, Caic, World};
 use serde_json::json;
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Provisioning; the first task on a fresh machine also builds the image.
@@ -19,24 +18,6 @@ const LONG: Duration = Duration::from_secs(900);
 const TURN: Duration = Duration::from_secs(120);
 /// The Gemini CLI version the caic image installs.
 const GEMINI_VERSION: &str = "0.61.0";
-
-fn kind(m: &SseMsg) -> &str {
-    m.data["kind"].as_str().unwrap_or_default()
-}
-
-fn of_kind<'a>(events: &'a [SseMsg], k: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|m| m.event == "message" && kind(m) == k)
-        .map(|m| &m.data)
-        .collect()
-}
-
-async fn next_result(ev: &mut common::Sse, caic: &Caic, within: Duration) -> Vec<SseMsg> {
-    ev.until(within, |m| m.event == "message" && kind(m) == "result")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\ncaic log:\n{}", caic.log_tail()))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gemini_real_cli_in_container_runs_tools_and_resumes() -> anyhow::Result<()> {

@@ -3,15 +3,11 @@
 
 mod common;
 
-use common::{docker, Caic, SseMsg, World};
+use common::{docker, kind, Caic, SseMsg, World};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(300);
 const TURN: Duration = Duration::from_secs(90);
-
-fn kind(m: &SseMsg) -> &str {
-    m.data["kind"].as_str().unwrap_or_default()
-}
 
 /// Reads a task's whole SSE history (up to `ready`) and then live events until a
 /// `result` has been seen, returning the messages.

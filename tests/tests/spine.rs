@@ -3,17 +3,13 @@
 
 mod common;
 
-use common::{docker, Caic, World};
+use common::{docker, kind, Caic, World};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(300);
 const TURN: Duration = Duration::from_secs(60);
-
-fn kind(m: &common::SseMsg) -> &str {
-    m.data["kind"].as_str().unwrap_or_default()
-}
 
 fn results(events: &[common::SseMsg]) -> Vec<&Value> {
     events

@@ -331,6 +331,27 @@ pub struct SseMsg {
     pub data: Value,
 }
 
+/// The `kind` of an event message ("" for other messages).
+pub fn kind(m: &SseMsg) -> &str {
+    m.data["kind"].as_str().unwrap_or_default()
+}
+
+/// The payloads of the events of kind `k`.
+pub fn of_kind<'a>(events: &'a [SseMsg], k: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|m| m.event == "message" && kind(m) == k)
+        .map(|m| &m.data)
+        .collect()
+}
+
+/// Reads SSE until the next `result` event, failing with the caic log.
+pub async fn next_result(ev: &mut Sse, caic: &Caic, within: Duration) -> Vec<SseMsg> {
+    ev.until(within, |m| m.event == "message" && kind(m) == "result")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\ncaic log:\n{}", caic.log_tail()))
+}
+
 /// A minimal SSE reader over a streaming response.
 pub struct Sse {
     resp: reqwest::Response,
