@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding, ResourcesUlimits,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
     StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
@@ -16,7 +18,7 @@ use rand::Rng;
 use russh::keys::PublicKey;
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{check_sudo_supported, engine_err, Runtime};
+use crate::engine::{check_sudo_supported, engine_err, EngineFlavor, Runtime};
 use crate::keys::{parse_public_key, HostKey};
 use crate::ssh::{SshClient, SshSession, SshTarget, DEFAULT_CONNECT_TIMEOUT};
 use crate::Error;
@@ -280,6 +282,19 @@ impl Runtime {
             nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
             memory: spec.memory_bytes,
             pids_limit: spec.pids_limit,
+            // Podman sets generous default rlimits inside the container, which fails where
+            // the engine itself lacks CAP_SYS_RESOURCE: ask for limits the host allows.
+            ulimits: (self.info.flavor == EngineFlavor::Podman).then(|| {
+                let nproc = spec.pids_limit.unwrap_or(4096);
+                [("nofile", open_files_hard_limit()), ("nproc", nproc)]
+                    .into_iter()
+                    .map(|(name, n)| ResourcesUlimits {
+                        name: Some(name.into()),
+                        soft: Some(n),
+                        hard: Some(n),
+                    })
+                    .collect()
+            }),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -603,6 +618,20 @@ impl Runtime {
     }
 }
 
+/// This process's hard limit on open files, capped at 1 Mi; 1024 if unknown.
+fn open_files_hard_limit() -> i64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
+        })
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(|n| n.min(1 << 20))
+        .unwrap_or(1024)
+}
+
 /// A hostname from a container name (letters, digits and `-`, at most 63 chars).
 fn sanitize_hostname(name: &str) -> String {
     let s: String = name
@@ -627,7 +656,6 @@ fn sanitize_hostname(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineFlavor;
     use crate::image::tests::runtime;
     use crate::keys::ClientKey;
     use russh::client::AuthResult;
