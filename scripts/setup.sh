@@ -38,6 +38,8 @@ if ! command -v cargo >/dev/null; then
   fi
 fi
 
+. scripts/node.sh
+
 if ! docker info >/dev/null 2>&1; then
   log "starting the Docker engine"
   if [ -d /run/systemd/system ] && sudo_ systemctl start docker 2>/dev/null; then

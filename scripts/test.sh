@@ -7,6 +7,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/caic-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 bash scripts/setup.sh --deps
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+. scripts/node.sh
 
 # The real Claude Code CLI on the host, for the mock-API tests that run it directly.
 claude_dir="${CAIC_TEST_TOOLS:-$HOME/.cache/caic-test-tools}/claude-code"
