@@ -23,6 +23,14 @@ command -v curl >/dev/null || need+=(curl)
 command -v ss >/dev/null || need+=(iproute2)
 # The browser tests drive Debian's Chromium (never a downloaded browser).
 if [ "$mode" = "--deps" ]; then command -v chromium >/dev/null || need+=(chromium); fi
+# The Podman suite runs caic on Podman's Docker-compatible API: podman itself, netavark (the
+# network stack it was verified with, named so --no-install-recommends does not pick CNI)
+# and catatonit (the init caic asks for with `init: true`).
+if [ "$mode" = "--deps" ]; then
+  command -v podman >/dev/null || need+=(podman)
+  dpkg -s netavark >/dev/null 2>&1 || need+=(netavark)
+  command -v catatonit >/dev/null || need+=(catatonit)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   sudo_ apt-get update -q

@@ -276,6 +276,29 @@ pub enum EventData {
         /// `completed`, `failed` or `stopped`.
         status: String,
     },
+    /// A pull/merge request was opened or found for the task's branch.
+    Pr {
+        /// `github` or `gitlab`.
+        forge: String,
+        /// PR number or MR iid.
+        number: u64,
+        /// Its web page.
+        url: String,
+    },
+    /// CI of the last pushed commit changed.
+    Ci {
+        /// The commit.
+        sha: String,
+        /// The verdict so far.
+        state: crate::CiState,
+        /// Checks finished.
+        done: u32,
+        /// All checks.
+        total: u32,
+        /// One entry per check.
+        #[serde(default)]
+        checks: Vec<crate::CiCheck>,
+    },
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -304,6 +327,8 @@ impl EventData {
             EventData::Error { .. } => "error",
             EventData::SubagentStart { .. } => "subagentStart",
             EventData::SubagentEnd { .. } => "subagentEnd",
+            EventData::Pr { .. } => "pr",
+            EventData::Ci { .. } => "ci",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod event;
+pub mod forge;
 pub mod state;
 pub mod task;
 
@@ -14,6 +15,7 @@ pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use event::{
     AskOption, AskQuestion, DiffFile, Event, EventData, ImageData, Prompt, TodoItem, Usage,
 };
+pub use forge::{CiCheck, CiInfo, CiState, PullInfo};
 pub use state::{Action, TaskState};
 pub use task::{
     BranchesResp, CreateTaskReq, CreateTaskResp, DiffResp, HarnessInfo, InputReq, Repo, RestartReq,

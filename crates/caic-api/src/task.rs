@@ -25,6 +25,9 @@ pub struct CreateTaskReq {
     /// Images attached to the first prompt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageData>,
+    /// Pass a forge token to the agent at each session start (env only; S17).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inject_token: bool,
 }
 
 /// Answer to a task creation: the task is recorded and starts in the background.
@@ -136,6 +139,10 @@ pub struct SyncResp {
     /// Findings of the pre-push scan.
     #[serde(default)]
     pub safety_issues: Vec<SafetyIssue>,
+    /// The pull/merge request for the pushed branch, when the remote is a known forge
+    /// and a credential is available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<crate::PullInfo>,
 }
 
 /// A task as the API shows it.
@@ -201,6 +208,12 @@ pub struct Task {
     /// How long the start took, phase by phase (this server run only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<StartupTimings>,
+    /// The pull/merge request opened for the task's branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<crate::PullInfo>,
+    /// CI of the last pushed commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<crate::CiInfo>,
 }
 
 /// How long each phase of a task's start took, ms since the task was created.

@@ -29,6 +29,8 @@ pub struct EngineConfig {
     pub backend: BackendConfig,
     /// Environment passed to agents at session start, per harness name.
     pub harness_env: BTreeMap<String, Vec<(String, String)>>,
+    /// Forge APIs, credentials and CI following.
+    pub forge: crate::ForgeConfig,
 }
 
 /// A subscriber's view of a task: the history so far, then live events.
@@ -143,6 +145,7 @@ pub(crate) struct Inner {
     pub(crate) repos: Mutex<HashMap<String, RepoInfo>>,
     pub(crate) allocators: Mutex<HashMap<String, Arc<caic_git::BranchAllocator>>>,
     pub(crate) changed: watch::Sender<u64>,
+    pub(crate) ship: crate::ship::Ship,
 }
 
 /// The task engine. Cheap to clone.
@@ -164,6 +167,7 @@ impl Engine {
     /// logs and re-attaches to their containers.
     pub async fn start(cfg: EngineConfig) -> Result<Engine> {
         let backend = Backend::new(&cfg.backend, &cfg.config_dir).await?;
+        let forge = cfg.forge.clone();
         let (changed, _) = watch::channel(0);
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -173,6 +177,7 @@ impl Engine {
                 repos: Mutex::new(HashMap::new()),
                 allocators: Mutex::new(HashMap::new()),
                 changed,
+                ship: crate::ship::Ship::new(forge),
             }),
         };
         engine.refresh_repos().await?;
@@ -332,6 +337,7 @@ impl Engine {
             harness: req.harness.clone(),
             model: req.model.clone(),
             created_at: now,
+            inject_token: req.inject_token,
         };
         let header = Header {
             version: 1,
@@ -498,6 +504,7 @@ impl Engine {
     pub async fn purge(&self, id: &str) -> Result<()> {
         let task = self.task(id)?;
         self.check(&task, Action::Purge, "purge")?;
+        self.inner.ship.unwatch(id);
         task.set_state(TaskState::Purging, None);
         self.notify();
         let engine = self.clone();
@@ -614,6 +621,7 @@ impl Engine {
             commit: None,
             diff_stat,
             safety_issues: Vec::new(),
+            pr: None,
         };
         if resp.diff_stat.is_empty() {
             return Ok(resp);
@@ -690,6 +698,11 @@ impl Engine {
                 resp.branch
             ),
         });
+        if req.target == SyncTarget::Branch {
+            if let Some(sha) = resp.commit.clone() {
+                resp.pr = self.after_push(&task, &sha).await;
+            }
+        }
         self.notify();
         Ok(resp)
     }

@@ -132,6 +132,7 @@ impl Engine {
         };
         let mut env = harness.env(&opts);
         env.extend(self.harness_env(&meta.harness));
+        env.extend(self.token_env(&meta).await);
         self.inner
             .backend
             .start_relay(

@@ -36,6 +36,9 @@ pub struct TaskMeta {
     pub model: Option<String>,
     /// Creation time, Unix ms.
     pub created_at: i64,
+    /// Whether a forge token is passed to the agent at each session start (S17).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inject_token: bool,
 }
 
 /// First line of a segment log.
@@ -324,6 +327,7 @@ mod tests {
                 harness: "fake".into(),
                 model: None,
                 created_at: 1,
+                inject_token: false,
             },
             segment: 0,
             relay: "s0".into(),

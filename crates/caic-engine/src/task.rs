@@ -54,6 +54,10 @@ pub struct TaskData {
     pub relay_started: bool,
     /// Start phases, measured live (not rebuilt from logs).
     pub startup: Option<caic_api::StartupTimings>,
+    /// The pull/merge request for the branch, once opened or found.
+    pub pr: Option<caic_api::PullInfo>,
+    /// CI of the last pushed commit.
+    pub ci: Option<caic_api::CiInfo>,
     turn_asked: bool,
     turn_planned: bool,
     tool_started: HashMap<String, i64>,
@@ -86,6 +90,8 @@ impl TaskData {
             segment: 0,
             relay_started: false,
             startup: None,
+            pr: None,
+            ci: None,
             turn_asked: false,
             turn_planned: false,
             tool_started: HashMap::new(),
@@ -228,6 +234,28 @@ impl TaskData {
             EventData::DiffStat { diff_stat } => {
                 self.diff_stat = diff_stat.clone();
             }
+            EventData::Pr { forge, number, url } => {
+                self.pr = Some(caic_api::PullInfo {
+                    forge: forge.clone(),
+                    number: *number,
+                    url: url.clone(),
+                });
+            }
+            EventData::Ci {
+                sha,
+                state,
+                done,
+                total,
+                checks,
+            } => {
+                self.ci = Some(caic_api::CiInfo {
+                    sha: sha.clone(),
+                    state: *state,
+                    done: *done,
+                    total: *total,
+                    checks: checks.clone(),
+                });
+            }
             _ => {}
         }
     }
@@ -260,6 +288,8 @@ impl TaskData {
             context_window_limit: self.context_window_limit,
             diff_stat: self.diff_stat.clone(),
             startup: self.startup.clone(),
+            pr: self.pr.clone(),
+            ci: self.ci.clone(),
         }
     }
 }
@@ -293,6 +323,7 @@ mod tests {
             harness: "fake".into(),
             model: None,
             created_at: 0,
+            inject_token: false,
         };
         let mut t = TaskData::new(meta, 1000, 0);
         t.set_state(TaskState::Starting, 1);

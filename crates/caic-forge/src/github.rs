@@ -222,6 +222,21 @@ impl GitHub {
             .await?;
         Ok(merged.sha)
     }
+    /// Posts a comment on issue or pull request `number`.
+    pub async fn comment(&self, number: u64, body: &str) -> Result<()> {
+        let body = json!({ "body": body });
+        let _: serde_json::Value = self
+            .api
+            .json(
+                self.token.as_ref(),
+                Method::POST,
+                &self.path(&format!("/issues/{number}/comments")),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -210,6 +210,42 @@ impl GitLab {
     pub async fn failure_excerpt(&self, job_id: u64) -> Result<String> {
         Ok(gitlab_trace_tail(&self.job_trace(job_id).await?))
     }
+    /// Squash-merges merge request `iid` if its head is still `sha`; returns the merge
+    /// commit when GitLab reports one.
+    pub async fn merge_squash(&self, iid: u64, sha: &str) -> Result<Option<String>> {
+        let body = json!({ "squash": true, "sha": sha });
+        let merged: serde_json::Value = self
+            .api
+            .json(
+                self.token.as_ref(),
+                Method::PUT,
+                &self.path(&format!("/merge_requests/{iid}/merge")),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(merged
+            .get("merge_commit_sha")
+            .or_else(|| merged.get("squash_commit_sha"))
+            .and_then(|v| v.as_str())
+            .map(String::from))
+    }
+
+    /// Posts a note (comment) on issue `iid`.
+    pub async fn comment_issue(&self, iid: u64, body: &str) -> Result<()> {
+        let body = json!({ "body": body });
+        let _: serde_json::Value = self
+            .api
+            .json(
+                self.token.as_ref(),
+                Method::POST,
+                &self.path(&format!("/issues/{iid}/notes")),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

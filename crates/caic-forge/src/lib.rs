@@ -18,8 +18,8 @@ mod excerpt;
 mod github;
 mod gitlab;
 mod limit;
-#[cfg(test)]
-mod mock;
+#[cfg(any(test, feature = "mock"))]
+pub mod mock;
 mod remote;
 mod secret;
 mod webhook;

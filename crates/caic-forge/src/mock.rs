@@ -1,4 +1,4 @@
-//! Test-only mock forges: a GitHub and a GitLab REST server on 127.0.0.1:0, speaking the
+//! Mock forges for tests (this crate's, and other crates' with feature `mock`): a GitHub and a GitLab REST server on 127.0.0.1:0, speaking the
 //! documented endpoints and payload shapes, recording what they receive.
 
 use axum::extract::{Path, Query, Request, State};
@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// One request as the mock saw it.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
+pub struct Seen {
     pub at: Instant,
     pub method: String,
     pub path: String,
@@ -23,7 +23,7 @@ pub(crate) struct Seen {
 
 /// What the mock GitHub holds; tests read and change it between calls.
 #[derive(Default)]
-pub(crate) struct GhState {
+pub struct GhState {
     pub base: String,
     /// The token repo endpoints accept (`Bearer <token>`).
     pub token: String,
@@ -43,9 +43,14 @@ pub(crate) struct GhState {
     pub app_public_pem: String,
     pub tokens_issued: u32,
     pub hooks: Vec<String>,
+    /// The head commit of each branch, as a real GitHub would know it from pushes; a
+    /// created pull's `head.sha` (zeros when unknown).
+    pub heads: HashMap<String, String>,
+    /// Comments posted: (issue or pull number, body).
+    pub comments: Vec<(u64, String)>,
 }
 
-pub(crate) type Gh = Arc<Mutex<GhState>>;
+pub type Gh = Arc<Mutex<GhState>>;
 
 fn err(status: StatusCode, message: &str) -> Response {
     (
@@ -177,7 +182,7 @@ async fn gh_create_pull(
         "body": body["body"],
         "html_url": format!("https://github.com/{owner}/{repo}/pull/{number}"),
         "url": format!("{}/repos/{owner}/{repo}/pulls/{number}", st.base),
-        "head": {"label": format!("{owner}:{head}"), "ref": head, "sha": "0".repeat(40)},
+        "head": {"label": format!("{owner}:{head}"), "ref": head, "sha": st.heads.get(head).cloned().unwrap_or_else(|| "0".repeat(40))},
         "base": {"label": format!("{owner}:{base}"), "ref": base},
     });
     st.pulls.push(pull.clone());
@@ -245,9 +250,13 @@ async fn gh_merge(
         return err(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let mut st = s.lock().unwrap();
+    let heads = st.heads.clone();
     let Some(pull) = st.pulls.iter_mut().find(|p| p["number"] == number) else {
         return err(StatusCode::NOT_FOUND, "Not Found");
     };
+    if let Some(sha) = pull["head"]["ref"].as_str().and_then(|r| heads.get(r)) {
+        pull["head"]["sha"] = json!(sha);
+    }
     if pull["state"] != "open" || body["merge_method"] != "squash" {
         return err(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -263,6 +272,28 @@ async fn gh_merge(
     pull["state"] = json!("closed");
     pull["merged"] = json!(true);
     Json(json!({ "sha": "m".repeat(40), "merged": true, "message": "Pull Request successfully merged" }))
+        .into_response()
+}
+
+async fn gh_comment(
+    State(s): State<Gh>,
+    Path((_o, _r, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !gh_authorized(&s, &headers) {
+        return err(StatusCode::UNAUTHORIZED, "Bad credentials");
+    }
+    let Some(text) = body["body"].as_str() else {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
+    };
+    let mut st = s.lock().unwrap();
+    st.comments.push((number, text.to_string()));
+    let id = st.comments.len() as u64;
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "body": text, "html_url": format!("https://github.com/o/r/issues/{number}#issuecomment-{id}") })),
+    )
         .into_response()
 }
 
@@ -335,7 +366,7 @@ async fn gh_meta(State(s): State<Gh>) -> Response {
 }
 
 /// Starts the mock GitHub; returns its base URL and state.
-pub(crate) async fn github(token: &str) -> (String, Gh) {
+pub async fn github(token: &str) -> (String, Gh) {
     let state: Gh = Arc::new(Mutex::new(GhState {
         token: token.to_string(),
         ..GhState::default()
@@ -346,6 +377,10 @@ pub(crate) async fn github(token: &str) -> (String, Gh) {
             get(gh_list_pulls).post(gh_create_pull),
         )
         .route("/repos/{owner}/{repo}/pulls/{number}/merge", put(gh_merge))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            post(gh_comment),
+        )
         .route(
             "/repos/{owner}/{repo}/commits/{sha}/check-runs",
             get(gh_check_runs),
@@ -369,7 +404,7 @@ pub(crate) async fn github(token: &str) -> (String, Gh) {
 
 /// What the mock GitLab holds.
 #[derive(Default)]
-pub(crate) struct GlState {
+pub struct GlState {
     pub base: String,
     /// The project path the mock serves (`grp/sub/proj`).
     pub project: String,
@@ -378,9 +413,13 @@ pub(crate) struct GlState {
     pub statuses: HashMap<String, Vec<Value>>,
     pub pipelines: HashMap<String, Vec<Value>>,
     pub traces: HashMap<u64, String>,
+    /// Notes posted on issues: (issue iid, body).
+    pub notes: Vec<(u64, String)>,
+    /// Merge requests merged: (iid, sha asked for).
+    pub merged: Vec<(u64, String)>,
 }
 
-pub(crate) type Gl = Arc<Mutex<GlState>>;
+pub type Gl = Arc<Mutex<GlState>>;
 
 fn gl_err(status: StatusCode, message: Value) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
@@ -528,8 +567,57 @@ async fn gl_trace(
     }
 }
 
+async fn gl_merge(
+    State(s): State<Gl>,
+    Path((project, iid)): Path<(String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = gl_check(&s, &headers, &project) {
+        return r;
+    }
+    let mut st = s.lock().unwrap();
+    let Some(mr) = st.mrs.iter_mut().find(|m| m["iid"] == iid) else {
+        return gl_err(StatusCode::NOT_FOUND, json!("404 Not found"));
+    };
+    if mr["state"] != "opened" {
+        return gl_err(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!("405 Method Not Allowed"),
+        );
+    }
+    mr["state"] = json!("merged");
+    mr["merge_commit_sha"] = json!("m".repeat(40));
+    let out = mr.clone();
+    let sha = body["sha"].as_str().unwrap_or_default().to_string();
+    st.merged.push((iid, sha));
+    Json(out).into_response()
+}
+
+async fn gl_note(
+    State(s): State<Gl>,
+    Path((project, iid)): Path<(String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = gl_check(&s, &headers, &project) {
+        return r;
+    }
+    let Some(text) = body["body"].as_str() else {
+        return gl_err(StatusCode::BAD_REQUEST, json!({"body": ["can't be blank"]}));
+    };
+    let mut st = s.lock().unwrap();
+    st.notes.push((iid, text.to_string()));
+    let id = st.notes.len() as u64;
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "body": text, "noteable_iid": iid })),
+    )
+        .into_response()
+}
+
 /// Starts the mock GitLab serving `project`; returns its API base (`…/api/v4`) and state.
-pub(crate) async fn gitlab(project: &str, token: &str) -> (String, Gl) {
+pub async fn gitlab(project: &str, token: &str) -> (String, Gl) {
     let state: Gl = Arc::new(Mutex::new(GlState {
         project: project.to_string(),
         token: token.to_string(),
@@ -545,6 +633,11 @@ pub(crate) async fn gitlab(project: &str, token: &str) -> (String, Gl) {
             get(gl_statuses),
         )
         .route("/api/v4/projects/{id}/pipelines", get(gl_pipelines))
+        .route(
+            "/api/v4/projects/{id}/merge_requests/{iid}/merge",
+            put(gl_merge),
+        )
+        .route("/api/v4/projects/{id}/issues/{iid}/notes", post(gl_note))
         .route("/api/v4/projects/{id}/jobs/{job}/trace", get(gl_trace))
         .with_state(state.clone());
     let base = format!("{}/api/v4", serve(router).await);

@@ -54,6 +54,63 @@ pub struct ContainerConfig {
     pub sudo: bool,
 }
 
+/// Forges (`[forge]`): API roots, tokens, GitHub App, webhooks, CI following.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForgeSection {
+    /// GitHub's REST API root (default `https://api.github.com`). Env `CAIC_GITHUB_API`.
+    pub github_api: Option<String>,
+    /// GitLab's REST API root, overriding `https://<remote host>/api/v4`. Env
+    /// `CAIC_GITLAB_API`.
+    pub gitlab_api: Option<String>,
+    /// A GitLab access token. Env `GITLAB_TOKEN`.
+    pub gitlab_token: Option<Secret>,
+    /// Host names of self-hosted GitLab instances.
+    pub gitlab_hosts: Vec<String>,
+    /// GitHub App id, used for API calls when no token is available.
+    pub github_app_id: Option<String>,
+    /// Path of the GitHub App's private key (PEM).
+    pub github_app_key: Option<PathBuf>,
+    /// The app's installation id on the repos' owner.
+    pub github_app_installation: Option<u64>,
+    /// Secret of the GitHub webhook; `/webhooks/github` is 404 without it (S11). Env
+    /// `CAIC_GITHUB_WEBHOOK_SECRET`.
+    pub github_webhook_secret: Option<Secret>,
+    /// Secret token of the GitLab webhook; `/webhooks/gitlab` is 404 without it (S11).
+    /// Env `CAIC_GITLAB_WEBHOOK_SECRET`.
+    pub gitlab_webhook_secret: Option<Secret>,
+    /// Seconds between CI polls of a pushed commit (webhooks cut it short). Env
+    /// `CAIC_CI_POLL_SECS`.
+    pub ci_poll_secs: u64,
+    /// Send failing CI logs to the agent and push again when its turn ends.
+    pub ci_autofix: bool,
+    /// Squash-merge the pull request when CI passes (off by default). Env
+    /// `CAIC_MERGE_ON_GREEN`.
+    pub merge_on_green: bool,
+    /// Harness of tasks started from an issue or a comment (webhooks).
+    pub webhook_harness: String,
+}
+
+impl Default for ForgeSection {
+    fn default() -> Self {
+        ForgeSection {
+            github_api: None,
+            gitlab_api: None,
+            gitlab_token: None,
+            gitlab_hosts: Vec::new(),
+            github_app_id: None,
+            github_app_key: None,
+            github_app_installation: None,
+            github_webhook_secret: None,
+            gitlab_webhook_secret: None,
+            ci_poll_secs: 20,
+            ci_autofix: true,
+            merge_on_green: false,
+            webhook_harness: "claude".into(),
+        }
+    }
+}
+
 /// Per-harness settings.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -79,6 +136,8 @@ pub struct Config {
     pub harness: BTreeMap<String, HarnessConfig>,
     /// Login, sessions and exposure (`[auth]`): no OAuth app configured means no login.
     pub auth: AuthConfig,
+    /// Forges: pull requests, CI, webhooks (`[forge]`).
+    pub forge: ForgeSection,
     /// A GitHub token for API calls, from `GITHUB_TOKEN` or `GH_TOKEN` (not a file
     /// setting).
     #[serde(skip)]
@@ -97,6 +156,7 @@ impl Default for Config {
             container: ContainerConfig::default(),
             harness: BTreeMap::new(),
             auth: AuthConfig::default(),
+            forge: ForgeSection::default(),
             github_token: None,
             config_dir: PathBuf::new(),
         }
@@ -199,6 +259,28 @@ impl Config {
                 }
                 "GH_TOKEN" if self.github_token.is_none() => {
                     self.github_token = non_empty(value).map(Secret::new)
+                }
+                "CAIC_GITHUB_API" => self.forge.github_api = non_empty(value),
+                "CAIC_GITLAB_API" => self.forge.gitlab_api = non_empty(value),
+                "GITLAB_TOKEN" => {
+                    if let Some(v) = non_empty(value) {
+                        self.forge.gitlab_token = Some(Secret::new(v));
+                    }
+                }
+                "CAIC_GITHUB_WEBHOOK_SECRET" => {
+                    self.forge.github_webhook_secret = non_empty(value).map(Secret::new)
+                }
+                "CAIC_GITLAB_WEBHOOK_SECRET" => {
+                    self.forge.gitlab_webhook_secret = non_empty(value).map(Secret::new)
+                }
+                "CAIC_CI_POLL_SECS" => {
+                    self.forge.ci_poll_secs = value
+                        .parse()
+                        .map_err(|_| bad(format!("expected whole seconds, got {value:?}")))?
+                }
+                "CAIC_MERGE_ON_GREEN" => {
+                    self.forge.merge_on_green = parse_bool(&value)
+                        .ok_or_else(|| bad(format!("expected true or false, got {value:?}")))?
                 }
                 "CAIC_CPUS" => {
                     self.container.cpus = Some(

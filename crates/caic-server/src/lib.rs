@@ -8,11 +8,12 @@ pub mod listen;
 pub mod routes;
 pub mod sse;
 pub mod static_files;
+pub mod webhooks;
 
 use auth::middleware::OwnerState;
 use auth::Auth;
 use axum::Router;
-use caic_engine::{Engine, EngineConfig};
+use caic_engine::{Engine, EngineConfig, ForgeConfig};
 use config::Config;
 use routes::AppState;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use webhooks::Webhooks;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,7 @@ struct ApiDoc;
 /// The API router and its OpenAPI document, built from the same route list so they
 /// cannot drift, behind the auth middleware (outer to inner: client IP and allowlist,
 /// Host check, session, ownership; see [`auth::middleware`]).
-pub fn router(engine: Engine, auth: Arc<Auth>) -> Router {
+pub fn router(engine: Engine, auth: Arc<Auth>, hooks: Arc<Webhooks>) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::tasks::list, routes::tasks::create))
         .routes(routes!(routes::tasks::get))
@@ -69,6 +71,7 @@ pub fn router(engine: Engine, auth: Arc<Auth>) -> Router {
         .routes(routes!(routes::tasks::diff))
         .routes(routes!(routes::tasks::sync))
         .routes(routes!(routes::tasks::interrupt))
+        .routes(routes!(routes::tasks::fix_ci))
         .routes(routes!(routes::server::list_repos))
         .routes(routes!(routes::server::list_branches))
         .routes(routes!(routes::server::list_harnesses))
@@ -82,6 +85,7 @@ pub fn router(engine: Engine, auth: Arc<Auth>) -> Router {
             engine: engine.clone(),
         })
         .split_for_parts();
+    let engine_for_hooks = engine.clone();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     api.route(
         "/api/v1/openapi.json",
@@ -112,7 +116,8 @@ pub fn router(engine: Engine, auth: Arc<Auth>) -> Router {
         auth.clone(),
         auth::middleware::client_gate,
     ))
-    .layer(axum::Extension(auth))
+    .layer(axum::Extension(auth.clone()))
+    .merge(webhooks::router(engine_for_hooks, auth, hooks))
     .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
@@ -138,6 +143,47 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             sudo: cfg.container.sudo,
         },
         harness_env,
+        forge: forge_config(cfg, cfg.github_token.as_ref()),
+    }
+}
+
+/// The engine's forge settings from `[forge]`, with `github_token` (configured or
+/// detected) for GitHub calls.
+pub fn forge_config(cfg: &Config, github_token: Option<&caic_auth::Secret>) -> ForgeConfig {
+    let f = &cfg.forge;
+    let secret = |s: &caic_auth::Secret| caic_engine::ForgeSecret::new(s.expose());
+    let github_app = match (
+        &f.github_app_id,
+        &f.github_app_key,
+        f.github_app_installation,
+    ) {
+        (Some(id), Some(key), Some(installation_id)) => match std::fs::read_to_string(key) {
+            Ok(pem) => Some(caic_engine::GitHubAppConfig {
+                app_id: id.clone(),
+                private_key_pem: caic_engine::ForgeSecret::new(pem),
+                installation_id,
+            }),
+            Err(e) => {
+                tracing::error!(path = %key.display(), error = %e, "GitHub App key unreadable: app disabled");
+                None
+            }
+        },
+        (None, None, None) => None,
+        _ => {
+            tracing::error!("GitHub App needs github_app_id, github_app_key and github_app_installation: app disabled");
+            None
+        }
+    };
+    ForgeConfig {
+        github_api: f.github_api.clone(),
+        github_token: github_token.map(secret),
+        github_app,
+        gitlab_api: f.gitlab_api.clone(),
+        gitlab_token: f.gitlab_token.as_ref().map(secret),
+        gitlab_hosts: f.gitlab_hosts.clone(),
+        ci_poll: std::time::Duration::from_secs(f.ci_poll_secs.max(1)),
+        ci_autofix: f.ci_autofix,
+        merge_on_green: f.merge_on_green,
     }
 }
 
@@ -171,6 +217,7 @@ pub struct Server {
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     refresh: Option<tokio::task::JoinHandle<()>>,
+    hook_refresh: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -179,15 +226,33 @@ impl Server {
     pub async fn start(cfg: Config) -> Result<Server, ServerError> {
         let addrs = listen::parse(&cfg.listen).map_err(ServerError::Listen)?;
         let auth = Arc::new(Auth::init(&cfg).await?);
-        let engine = Engine::start(engine_config(&cfg)).await?;
+        let mut ecfg = engine_config(&cfg);
+        ecfg.forge = forge_config(&cfg, auth.github_token());
+        let engine = Engine::start(ecfg).await?;
         let warm = engine.clone();
         tokio::spawn(async move {
             if let Err(e) = warm.warm_image().await {
                 tracing::error!(error = %e, "building the base image");
             }
         });
-        let mut server = Server::serve_with(engine, auth.clone(), &addrs).await?;
+        let hooks = Arc::new(Webhooks::new(
+            cfg.forge
+                .github_webhook_secret
+                .as_ref()
+                .map(|s| caic_engine::ForgeSecret::new(s.expose())),
+            cfg.forge
+                .gitlab_webhook_secret
+                .as_ref()
+                .map(|s| caic_engine::ForgeSecret::new(s.expose())),
+            cfg.forge
+                .github_api
+                .clone()
+                .unwrap_or_else(|| caic_forge::GITHUB_API.to_string()),
+            cfg.forge.webhook_harness.clone(),
+        ));
+        let mut server = Server::serve_full(engine, auth.clone(), hooks.clone(), &addrs).await?;
         server.refresh = auth.spawn_refresh();
+        server.hook_refresh = hooks.spawn_refresh();
         Ok(server)
     }
 
@@ -196,13 +261,27 @@ impl Server {
         Server::serve_with(engine, Arc::new(Auth::off()), addrs).await
     }
 
-    /// Serves the API of an already started engine with `auth`.
+    /// Serves the API of an already started engine with `auth`, without webhooks.
     pub async fn serve_with(
         engine: Engine,
         auth: Arc<Auth>,
         addrs: &[SocketAddr],
     ) -> Result<Server, ServerError> {
-        let app = router(engine.clone(), auth.clone())
+        Server::serve_full(engine, auth, Arc::new(Webhooks::off()), addrs).await
+    }
+
+    /// Serves the API of an already started engine with `auth` and `hooks`; the task
+    /// owner's login token becomes the first forge credential of their tasks.
+    pub async fn serve_full(
+        engine: Engine,
+        auth: Arc<Auth>,
+        hooks: Arc<Webhooks>,
+        addrs: &[SocketAddr],
+    ) -> Result<Server, ServerError> {
+        if auth.enabled() {
+            engine.set_user_tokens(Arc::new(auth::forge_tokens::OwnerTokens(auth.clone())));
+        }
+        let app = router(engine.clone(), auth.clone(), hooks)
             .into_make_service_with_connect_info::<SocketAddr>();
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         let mut bound = Vec::new();
@@ -248,13 +327,14 @@ impl Server {
             shutdown,
             tasks,
             refresh: None,
+            hook_refresh: None,
         })
     }
 
     /// Stops accepting requests and waits for the listeners to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        if let Some(r) = &self.refresh {
+        for r in [&self.refresh, &self.hook_refresh].into_iter().flatten() {
             r.abort();
         }
         for t in self.tasks {

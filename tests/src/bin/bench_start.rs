@@ -170,6 +170,7 @@ impl Api {
             model: None,
             prompt: prompt.into(),
             images: Vec::new(),
+            inject_token: false,
         };
         let resp = self
             .http

@@ -149,13 +149,30 @@ impl Caic {
 
     /// Starts `caic serve` for `world` with `--listen listen`.
     pub async fn start_on(world: &World, listen: &str) -> Result<Caic> {
+        Caic::start_with_env(world, listen, &[]).await
+    }
+
+    /// Starts `caic serve` for `world` with `--listen listen` and changes to its
+    /// environment: `(name, Some(value))` sets a variable, `(name, None)` removes it.
+    pub async fn start_with_env(
+        world: &World,
+        listen: &str,
+        env: &[(&str, Option<&str>)],
+    ) -> Result<Caic> {
         let stderr_log = world.tmp.path().join(format!(
             "caic-{}.log",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_millis()
         ));
-        let mut child = Command::new(caic_bin())
+        let mut cmd = Command::new(caic_bin());
+        for (name, value) in env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        let mut child = cmd
             .args(["serve", "--listen", listen, "--root"])
             .arg(&world.root)
             .arg("--config-dir")

@@ -334,7 +334,39 @@ taskId: string,
 /**
  * `completed`, `failed` or `stopped`.
  */
-status: string, };
+status: string, } | { "kind": "pr", 
+/**
+ * `github` or `gitlab`.
+ */
+forge: string, 
+/**
+ * PR number or MR iid.
+ */
+number: number, 
+/**
+ * Its web page.
+ */
+url: string, } | { "kind": "ci", 
+/**
+ * The commit.
+ */
+sha: string, 
+/**
+ * The verdict so far.
+ */
+state: CiState, 
+/**
+ * Checks finished.
+ */
+done: number, 
+/**
+ * All checks.
+ */
+total: number, 
+/**
+ * One entry per check.
+ */
+checks: Array<CiCheck>, };
 
 /**
  * One event in a task's history, as stored and streamed.
@@ -515,7 +547,39 @@ taskId: string,
 /**
  * `completed`, `failed` or `stopped`.
  */
-status: string, });
+status: string, } | { "kind": "pr", 
+/**
+ * `github` or `gitlab`.
+ */
+forge: string, 
+/**
+ * PR number or MR iid.
+ */
+number: number, 
+/**
+ * Its web page.
+ */
+url: string, } | { "kind": "ci", 
+/**
+ * The commit.
+ */
+sha: string, 
+/**
+ * The verdict so far.
+ */
+state: CiState, 
+/**
+ * Checks finished.
+ */
+done: number, 
+/**
+ * All checks.
+ */
+total: number, 
+/**
+ * One entry per check.
+ */
+checks: Array<CiCheck>, });
 
 /**
  * `POST /api/v1/tasks`: start a task.
@@ -544,7 +608,11 @@ prompt: string,
 /**
  * Images attached to the first prompt.
  */
-images: Array<ImageData>, };
+images: Array<ImageData>, 
+/**
+ * Pass a forge token to the agent at each session start (env only; S17).
+ */
+injectToken: boolean, };
 
 /**
  * Answer to a task creation: the task is recorded and starts in the background.
@@ -735,7 +803,15 @@ diffStat: Array<DiffFile>,
 /**
  * How long the start took, phase by phase (this server run only).
  */
-startup?: StartupTimings, };
+startup?: StartupTimings, 
+/**
+ * The pull/merge request opened for the task's branch.
+ */
+pr?: PullInfo, 
+/**
+ * CI of the last pushed commit.
+ */
+ci?: CiInfo, };
 
 /**
  * A git repo caic can start tasks in.
@@ -868,7 +944,12 @@ diffStat: Array<DiffFile>,
 /**
  * Findings of the pre-push scan.
  */
-safetyIssues: Array<SafetyIssue>, };
+safetyIssues: Array<SafetyIssue>, 
+/**
+ * The pull/merge request for the pushed branch, when the remote is a known forge
+ * and a credential is available.
+ */
+pr?: PullInfo, };
 
 /**
  * `GET /api/v1/auth/me`: who is logged in.

@@ -3,6 +3,7 @@
 //! ([`middleware`]), the `/api/v1/auth/*` routes ([`routes`]) and the per-user task
 //! list ([`task_list`]).
 
+pub mod forge_tokens;
 pub mod middleware;
 pub mod owners;
 pub mod routes;
@@ -134,6 +135,12 @@ impl Auth {
     /// Task ownership.
     pub fn owners(&self) -> &Owners {
         &self.owners
+    }
+
+    /// The client address of a request from socket peer `peer`: the `X-Forwarded-For`
+    /// client when the peer is a trusted proxy, else the peer.
+    pub fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        caic_auth::forwarded::client_ip(peer, forwarded_for, &self.trusted_proxies).to_canonical()
     }
 
     /// The GitHub token for API calls: configured (`GITHUB_TOKEN`/`GH_TOKEN`) or, with

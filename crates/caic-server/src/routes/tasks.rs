@@ -163,3 +163,17 @@ pub async fn interrupt(
     app.engine.interrupt(&id).await?;
     Ok(status("interrupting"))
 }
+
+/// Sends the task's last CI failure (failing jobs' log excerpts) to the agent again;
+/// the branch is pushed again when the agent's turn ends.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/fix-ci", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = StatusResp), (status = 400, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn fix_ci(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatusResp>, HttpError> {
+    app.engine.fix_ci(&id).await?;
+    Ok(status("sent"))
+}

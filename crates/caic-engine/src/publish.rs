@@ -1,0 +1,436 @@
+//! The engine's half of shipping work after a push: open or find the pull request,
+//! watch CI, hand failures to the agent and push again when its turn ends, merge on
+//! green when asked; plus what webhooks tell the engine.
+
+use crate::engine::{Engine, Task};
+use crate::log::TaskMeta;
+use crate::ship::{failure_report, CiOutcome, Forge, WatchReport};
+use crate::{Error, Result};
+use caic_api::{EventData, Prompt, PullInfo, SyncReq, SyncTarget, TaskState};
+use caic_forge::{ForgeKind, NewPull, Remote};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest caic waits for a busy agent before handing it a CI failure.
+const AGENT_BUSY_WAIT: Duration = Duration::from_secs(30 * 60);
+
+impl Engine {
+    /// Lets the server say whose forge token goes with a task (the owner's login).
+    pub fn set_user_tokens(&self, users: Arc<dyn crate::UserTokens>) {
+        self.inner.ship.set_user_tokens(users);
+    }
+
+    /// The forge repository of a task's repo, from its `origin` URL.
+    fn task_remote(&self, meta: &TaskMeta) -> Option<Remote> {
+        let repo = self.repo_for(&meta.repo).ok()?;
+        self.inner.ship.remote(repo.remote_url.as_deref()?)
+    }
+
+    /// Environment giving the agent a forge token for this session (S17), when the task
+    /// asked for it: re-resolved at every start, passed over SSH, never stored.
+    pub(crate) async fn token_env(&self, meta: &TaskMeta) -> Vec<(String, String)> {
+        if !meta.inject_token {
+            return Vec::new();
+        }
+        let Some(remote) = self.task_remote(meta) else {
+            return Vec::new();
+        };
+        let Some(token) = self.inner.ship.credential(&meta.id, &remote).await else {
+            tracing::warn!(task = %meta.id, "token injection asked but no forge credential");
+            return Vec::new();
+        };
+        let t = token.expose().to_string();
+        match remote.kind {
+            ForgeKind::GitHub => vec![("GH_TOKEN".into(), t.clone()), ("GITHUB_TOKEN".into(), t)],
+            ForgeKind::GitLab => vec![("GITLAB_TOKEN".into(), t)],
+        }
+    }
+
+    /// After the task branch was pushed at `sha`: opens or finds its pull request and
+    /// starts watching CI. Problems are reported on the task, never fail the push.
+    pub(crate) async fn after_push(&self, task: &Arc<Task>, sha: &str) -> Option<PullInfo> {
+        let (meta, result, known) = {
+            let d = task.data.lock().unwrap();
+            (d.meta.clone(), d.result.clone(), d.pr.clone())
+        };
+        let remote = self.task_remote(&meta)?;
+        let forge_name = match remote.kind {
+            ForgeKind::GitHub => "GitHub",
+            ForgeKind::GitLab => "GitLab",
+        };
+        let Some(token) = self.inner.ship.credential(&meta.id, &remote).await else {
+            task.emit(EventData::Log {
+                line: format!(
+                    "no {forge_name} credential: pull request not opened (log in with {forge_name} or configure a token)"
+                ),
+            });
+            return None;
+        };
+        let forge = match self.inner.ship.client(&remote, token) {
+            Ok(f) => f,
+            Err(e) => {
+                task.emit(EventData::Error {
+                    message: format!("{forge_name}: {e}"),
+                    line: None,
+                });
+                return None;
+            }
+        };
+        let body = match result.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => r.to_string(),
+            _ => meta.prompt.clone(),
+        };
+        let new = NewPull {
+            title: meta.title.clone(),
+            body: format!("{body}\n\n---\nOpened by caic for task {}.", meta.id),
+            head: meta.branch.clone(),
+            base: meta.base_branch.clone(),
+        };
+        let pr = match forge.ensure_pull(&new).await {
+            Ok(p) => p,
+            Err(e) => {
+                task.emit(EventData::Error {
+                    message: format!("opening the pull request: {e}"),
+                    line: None,
+                });
+                return None;
+            }
+        };
+        if known.as_ref() != Some(&pr) {
+            task.emit(EventData::Log {
+                line: format!("pull request #{}: {}", pr.number, pr.url),
+            });
+            task.emit(EventData::Pr {
+                forge: pr.forge.clone(),
+                number: pr.number,
+                url: pr.url.clone(),
+            });
+        }
+        self.watch_ci(task, forge, sha);
+        self.notify();
+        Some(pr)
+    }
+
+    /// Follows `sha`'s checks, replacing the task's earlier watch.
+    fn watch_ci(&self, task: &Arc<Task>, forge: Forge, sha: &str) {
+        let id = task.id();
+        self.inner.ship.set_failure(&id, None);
+        task.emit(crate::ship::ci_event(sha, &[]));
+        let engine = self.clone();
+        let sha_owned = sha.to_string();
+        let key = id.clone();
+        self.inner.ship.watch(&key, forge, sha, move |report| {
+            let engine = engine.clone();
+            let id = id.clone();
+            let sha = sha_owned.clone();
+            async move {
+                let Ok(task) = engine.task(&id) else {
+                    return;
+                };
+                match report {
+                    WatchReport::Event(ev) => {
+                        task.emit(ev);
+                        engine.notify();
+                    }
+                    WatchReport::Done(CiOutcome::Passed, forge) => {
+                        task.emit(EventData::Log {
+                            line: format!("CI passed on {}", short(&sha)),
+                        });
+                        engine.merge_on_green(&task, &forge, &sha).await;
+                    }
+                    WatchReport::Done(CiOutcome::Failed(checks), forge) => {
+                        let pr = task.data.lock().unwrap().pr.clone();
+                        let text = failure_report(&forge, &sha, pr.as_ref(), &checks).await;
+                        engine.inner.ship.set_failure(&id, Some(text.clone()));
+                        task.emit(EventData::Log {
+                            line: format!("CI failed on {}", short(&sha)),
+                        });
+                        if engine.inner.ship.cfg.ci_autofix {
+                            let engine = engine.clone();
+                            tokio::spawn(async move { engine.hand_ci_failure(&id, text).await });
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    async fn merge_on_green(&self, task: &Arc<Task>, forge: &Forge, sha: &str) {
+        if !self.inner.ship.cfg.merge_on_green {
+            return;
+        }
+        let Some(pr) = task.data.lock().unwrap().pr.clone() else {
+            return;
+        };
+        match self.inner.ship.merge(forge, &pr, sha).await {
+            Ok(_) => task.emit(EventData::Log {
+                line: format!("merged pull request #{} (squash)", pr.number),
+            }),
+            Err(e) => task.emit(EventData::Error {
+                message: format!("merging pull request #{}: {e}", pr.number),
+                line: None,
+            }),
+        }
+        self.notify();
+    }
+
+    /// Sends the last CI failure report to the agent again and re-pushes when its turn
+    /// ends ("fix CI").
+    pub async fn fix_ci(&self, id: &str) -> Result<()> {
+        let task = self.task(id)?;
+        let text = self
+            .inner
+            .ship
+            .failure(id)
+            .ok_or_else(|| Error::BadRequest("no CI failure to fix for this task".into()))?;
+        if !task.state().is_live() {
+            return Err(Error::Conflict {
+                state: task.state(),
+                action: "fix CI",
+            });
+        }
+        self.send_then_resync(id, text).await
+    }
+
+    /// Gives the agent a CI failure once it is not busy, then re-pushes after its turn.
+    async fn hand_ci_failure(&self, id: &str, text: String) {
+        let mut changes = self.changes();
+        let deadline = tokio::time::Instant::now() + AGENT_BUSY_WAIT;
+        loop {
+            let Ok(task) = self.task(id) else {
+                return;
+            };
+            match task.state() {
+                TaskState::Waiting | TaskState::Asking | TaskState::HasPlan => break,
+                TaskState::Running | TaskState::Starting => {}
+                _ => {
+                    task.emit(EventData::Log {
+                        line: "CI failed while the task was not running: revive it and use Fix CI"
+                            .into(),
+                    });
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if let Err(e) = self.send_then_resync(id, text).await {
+            tracing::warn!(task = %id, error = %e, "handing the CI failure to the agent");
+        }
+    }
+
+    /// Sends `text` as input; when the agent's next turn ends, pushes the branch again
+    /// (which watches CI again).
+    async fn send_then_resync(&self, id: &str, text: String) -> Result<()> {
+        let sub = self.subscribe(id)?;
+        self.input(
+            id,
+            Prompt {
+                text,
+                images: Vec::new(),
+            },
+        )
+        .await?;
+        let engine = self.clone();
+        let id = id.to_string();
+        let mut live = sub.live;
+        tokio::spawn(async move {
+            let mut saw_input = false;
+            loop {
+                match live.recv().await {
+                    Ok(ev) => match ev.data {
+                        EventData::UserInput { .. } => saw_input = true,
+                        EventData::Result { .. } if saw_input => break,
+                        _ => {}
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                }
+            }
+            let req = SyncReq {
+                target: SyncTarget::Branch,
+                force: false,
+            };
+            match engine.sync(&id, req).await {
+                Ok(r) => tracing::info!(task = %id, status = %r.status, "re-pushed after CI fix"),
+                Err(e) => {
+                    if let Ok(task) = engine.task(&id) {
+                        task.emit(EventData::Error {
+                            message: format!("pushing the CI fix: {e}"),
+                            line: None,
+                        });
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// A webhook said CI changed for commit `sha`: polls its watches now. Returns how
+    /// many tasks watch it.
+    pub fn ci_changed(&self, sha: &str) -> usize {
+        self.inner.ship.nudge(sha)
+    }
+
+    /// The tasks whose repo's `origin` is `forge` repository `path` (`owner/repo`, or
+    /// GitLab's project path), compared case-insensitively.
+    fn tasks_of_remote(&self, forge: ForgeKind, path: &str) -> Vec<Arc<Task>> {
+        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().unwrap().values().cloned().collect();
+        tasks
+            .into_iter()
+            .filter(|t| {
+                let meta = t.data.lock().unwrap().meta.clone();
+                self.task_remote(&meta)
+                    .is_some_and(|r| r.kind == forge && r.path().eq_ignore_ascii_case(path))
+            })
+            .collect()
+    }
+
+    /// A webhook said a pull request for `branch` exists: links it to the task that
+    /// owns that branch. Returns the task id.
+    pub fn link_pull(
+        &self,
+        forge: ForgeKind,
+        path: &str,
+        branch: &str,
+        number: u64,
+        url: &str,
+    ) -> Option<String> {
+        let task = self
+            .tasks_of_remote(forge, path)
+            .into_iter()
+            .find(|t| t.data.lock().unwrap().meta.branch == branch)?;
+        let pr = PullInfo {
+            forge: match forge {
+                ForgeKind::GitHub => "github",
+                ForgeKind::GitLab => "gitlab",
+            }
+            .into(),
+            number,
+            url: url.to_string(),
+        };
+        if task.data.lock().unwrap().pr.as_ref() != Some(&pr) {
+            task.emit(EventData::Pr {
+                forge: pr.forge,
+                number,
+                url: pr.url,
+            });
+            self.notify();
+        }
+        Some(task.id())
+    }
+
+    /// The repo id whose `origin` is `forge` repository `path`, if caic manages it.
+    pub fn repo_of_remote(&self, forge: ForgeKind, path: &str) -> Option<String> {
+        self.repos().into_iter().find_map(|r| {
+            let remote = self.inner.ship.remote(r.remote_url.as_deref()?)?;
+            (remote.kind == forge && remote.path().eq_ignore_ascii_case(path)).then_some(r.path)
+        })
+    }
+
+    /// Starts a task from a forge issue or comment (webhook) and posts a comment back on
+    /// that issue when the agent's first turn ends.
+    pub async fn create_from_issue(
+        &self,
+        forge: ForgeKind,
+        path: &str,
+        issue: u64,
+        harness: &str,
+        prompt: String,
+    ) -> Result<String> {
+        let repo = self
+            .repo_of_remote(forge, path)
+            .ok_or_else(|| Error::BadRequest(format!("no repo of caic has origin {path}")))?;
+        let id = self
+            .create(caic_api::CreateTaskReq {
+                repo,
+                base_branch: None,
+                harness: harness.to_string(),
+                model: None,
+                prompt,
+                images: Vec::new(),
+                inject_token: false,
+            })
+            .await?;
+        let sub = self.subscribe(&id)?;
+        let engine = self.clone();
+        let task_id = id.clone();
+        tokio::spawn(async move {
+            let mut live = sub.live;
+            let (result, error) = loop {
+                match live.recv().await {
+                    Ok(ev) => {
+                        if let EventData::Result {
+                            result, is_error, ..
+                        } = ev.data
+                        {
+                            break (result, is_error);
+                        }
+                        if let EventData::Error { message, .. } = &ev.data {
+                            if engine
+                                .task(&task_id)
+                                .is_ok_and(|t| t.state() == TaskState::Failed)
+                            {
+                                break (message.clone(), true);
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                }
+            };
+            engine.comment_back(&task_id, issue, &result, error).await;
+        });
+        Ok(id)
+    }
+
+    /// Posts the outcome of a task started from an issue on that issue.
+    async fn comment_back(&self, id: &str, issue: u64, result: &str, error: bool) {
+        let Ok(task) = self.task(id) else {
+            return;
+        };
+        let meta = task.data.lock().unwrap().meta.clone();
+        let Some(remote) = self.task_remote(&meta) else {
+            return;
+        };
+        let Some(token) = self.inner.ship.credential(id, &remote).await else {
+            task.emit(EventData::Log {
+                line: format!("no forge credential: no comment posted on issue #{issue}"),
+            });
+            return;
+        };
+        let verdict = if error {
+            "stopped with an error"
+        } else {
+            "finished its first turn"
+        };
+        let body = format!(
+            "caic task `{}` (branch `{}`) {verdict}:\n\n{}",
+            meta.id,
+            meta.branch,
+            result.trim()
+        );
+        let posted = match self.inner.ship.client(&remote, token) {
+            Ok(forge) => forge.comment(issue, &body).await,
+            Err(e) => Err(e),
+        };
+        match posted {
+            Ok(()) => task.emit(EventData::Log {
+                line: format!("commented on issue #{issue}"),
+            }),
+            Err(e) => task.emit(EventData::Error {
+                message: format!("commenting on issue #{issue}: {e}"),
+                line: None,
+            }),
+        }
+        self.notify();
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}

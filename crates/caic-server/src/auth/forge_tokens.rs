@@ -1,0 +1,22 @@
+//! The task owner's forge token (their OAuth login) for pull requests, CI and token
+//! injection: first in the S17 order.
+
+use super::Auth;
+use caic_auth::oauth::Provider;
+use caic_engine::{ForgeKind, ForgeSecret, UserTokens};
+use std::sync::Arc;
+
+/// Looks up a task's owner and, when they logged in with that forge, their token.
+pub struct OwnerTokens(pub Arc<Auth>);
+
+impl UserTokens for OwnerTokens {
+    fn token_for(&self, task_id: &str, forge: ForgeKind) -> Option<ForgeSecret> {
+        let owner = self.0.owners().owner(task_id)?;
+        let user = self.0.login()?.users().get(&owner)?;
+        let same = matches!(
+            (user.provider, forge),
+            (Provider::GitHub, ForgeKind::GitHub) | (Provider::GitLab, ForgeKind::GitLab)
+        );
+        (same && !user.token.is_empty()).then(|| ForgeSecret::new(user.token.expose()))
+    }
+}
