@@ -106,7 +106,19 @@ impl Engine {
                 url: pr.url.clone(),
             });
         }
-        self.watch_ci(task, forge, sha);
+        let ci = task.data.lock().unwrap().ci.clone();
+        if ci.is_some_and(|c| c.sha == sha && c.state == caic_api::CiState::Failed) {
+            // Nothing new since CI failed: re-running the watch would hand the agent
+            // the same failure again, in a loop.
+            task.emit(EventData::Log {
+                line: format!(
+                    "no new commit since CI failed on {}: not watching again",
+                    short(sha)
+                ),
+            });
+        } else {
+            self.watch_ci(task, forge, sha);
+        }
         self.notify();
         Some(pr)
     }
