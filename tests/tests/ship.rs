@@ -371,3 +371,73 @@ async fn s17_forge_token_reaches_agent_env_only_and_is_reresolved_at_start() -> 
     );
     Ok(())
 }
+
+/// A fresh RSA key pair made by `openssl`: (PKCS#1 private, SPKI public), as GitHub
+/// issues an App's key.
+fn rsa_pair(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("app.pem");
+    run(
+        dir,
+        &[
+            "openssl",
+            "genrsa",
+            "-traditional",
+            "-out",
+            key.to_str().unwrap(),
+            "2048",
+        ],
+    );
+    let public = run(
+        dir,
+        &["openssl", "rsa", "-pubout", "-in", key.to_str().unwrap()],
+    );
+    (key, public + "\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_app_installation_token_opens_the_pull_request() -> Result<()> {
+    // GitHub accepts only the installation token the app exchange issues.
+    let (api, gh) = mock::github("ghs_installation99token0001").await;
+    let world = World::new();
+    let (key, public) = rsa_pair(world.tmp.path());
+    {
+        let mut st = gh.lock().unwrap();
+        st.app_id = "424242".into();
+        st.app_public_pem = public;
+    }
+    forge_origin(
+        &world,
+        &format!("https://github.com/acme/{}.git", world.repo_id),
+    );
+    world.write_config(&format!(
+        "[forge]\ngithub_api = \"{api}\"\ngithub_app_id = \"424242\"\ngithub_app_key = \"{}\"\ngithub_app_installation = 99\nci_poll_secs = 3600\n",
+        key.display()
+    ));
+    let caic = Caic::start_with_env(
+        &world,
+        "127.0.0.1:0",
+        &[("GITHUB_TOKEN", None), ("GH_TOKEN", None)],
+    )
+    .await?;
+    let id = caic
+        .create("fake", "FAKE_WRITE app.txt via the app")
+        .await?;
+    caic.wait_turns(&id, 1, LONG).await?;
+    let (status, v) = caic.post(&format!("/api/v1/tasks/{id}/sync"), "{}").await?;
+    assert_eq!(status, 200, "{v}\n{}", caic.log_tail());
+    assert_eq!(v["pr"]["number"], 1, "{v}\n{}", caic.log_tail());
+    let st = gh.lock().unwrap();
+    assert_eq!(st.tokens_issued, 1);
+    let exchange = st
+        .requests
+        .iter()
+        .find(|r| r.path == "/app/installations/99/access_tokens")
+        .expect("no token exchange");
+    assert!(exchange.auth.as_deref().unwrap().starts_with("Bearer eyJ"));
+    assert!(st
+        .requests
+        .iter()
+        .filter(|r| r.path.contains("/pulls"))
+        .all(|r| r.auth.as_deref() == Some("Bearer ghs_installation99token0001")));
+    Ok(())
+}
