@@ -369,6 +369,11 @@ mod tests {
             verdict(&list, "23.102.140.115"),
             (true, "openai".to_string())
         );
+        assert_eq!(
+            verdict(&list, "40.84.180.140"),
+            (true, "openai".to_string())
+        );
+        assert!(!list.decide("40.84.180.144".parse().unwrap()).allowed);
         assert!(!list.decide("127.0.0.1".parse().unwrap()).allowed);
     }
 
