@@ -46,8 +46,13 @@ pub const CLAUDE_ARGS: &[&str] = &[
     "stream-json",
     "--verbose",
     "--dangerously-skip-permissions",
+    "--permission-prompt-tool",
+    "stdio",
     "--include-partial-messages",
 ];
+
+/// Tools whose permission request waits for the user's answer (caic holds them).
+pub const HELD_TOOLS: &[&str] = &["AskUserQuestion", "ExitPlanMode"];
 
 /// Locates the Claude Code CLI: `CAIC_TEST_CLAUDE`, else `claude` on `PATH`.
 pub fn find_claude() -> anyhow::Result<PathBuf> {
@@ -90,6 +95,9 @@ pub fn offline_env(home: &Path, base_url: &str) -> Vec<(String, String)> {
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
         ("DISABLE_TELEMETRY", "1"),
         ("DISABLE_ERROR_REPORTING", "1"),
+        // As caic sets them: TodoWrite instead of the Task* tools.
+        ("CLAUDE_CODE_ENABLE_TASKS", "false"),
+        ("CLAUDE_CODE_ENABLE_TODO_TOOLS", "true"),
         ("HTTPS_PROXY", base_url),
         ("HTTP_PROXY", base_url),
         ("NO_PROXY", "127.0.0.1,localhost,host.docker.internal"),
@@ -113,57 +121,54 @@ pub struct SessionOptions {
     pub extra_env: Vec<(String, String)>,
 }
 
-impl SessionOptions {
-    /// Enables the legacy `TodoWrite` tool, which 2.1.332 hides by default:
-    /// `CLAUDE_CODE_ENABLE_TASKS=false CLAUDE_CODE_ENABLE_TODO_TOOLS=true`.
-    pub fn todo_write() -> Self {
-        Self {
-            extra_env: vec![
-                ("CLAUDE_CODE_ENABLE_TASKS".into(), "false".into()),
-                ("CLAUDE_CODE_ENABLE_TODO_TOOLS".into(), "true".into()),
-            ],
-            ..Self::default()
-        }
-    }
-
-    /// `--permission-prompt-tool stdio`: enables `AskUserQuestion` (and plan mode
-    /// tools); the CLI then asks permission over stdout with `control_request`
-    /// `can_use_tool`, which [`ClaudeSession`] auto-allows (answering questions with
-    /// their first option).
-    pub fn stdio_permissions() -> Self {
-        Self {
-            extra_args: vec!["--permission-prompt-tool".into(), "stdio".into()],
-            ..Self::default()
-        }
-    }
-}
-
-/// The `control_response` that allows a `can_use_tool` request; questions of
-/// `AskUserQuestion` are answered with their first option.
+/// The `control_response` caic sends at once for a `can_use_tool` request (allow, with
+/// the input unchanged); `None` for other lines and for [`HELD_TOOLS`].
 pub fn allow_tool_response(request: &Value) -> Option<String> {
     let id = request["request_id"].as_str()?;
     let req = &request["request"];
-    if req["subtype"] != "can_use_tool" {
+    if request["type"] != "control_request" || req["subtype"] != "can_use_tool" {
         return None;
     }
-    let mut input = req["input"].clone();
-    if req["tool_name"] == "AskUserQuestion" {
-        let answers: serde_json::Map<String, Value> = input["questions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|q| {
-                Some((
-                    q["question"].as_str()?.to_string(),
-                    q["options"][0]["label"].clone(),
-                ))
-            })
-            .collect();
-        input["answers"] = Value::Object(answers);
+    if HELD_TOOLS.iter().any(|t| req["tool_name"] == *t) {
+        return None;
     }
     Some(
         json!({"type": "control_response", "response": {"subtype": "success", "request_id": id,
-            "response": {"behavior": "allow", "updatedInput": input}}})
+            "response": {"behavior": "allow", "updatedInput": req["input"]}}})
+        .to_string(),
+    )
+}
+
+/// The `control_response` caic sends when the user's input `text` answers a held
+/// request (see `caic_harness::claude`'s permission module, which this mirrors so that
+/// recorded transcripts look like caic's; the real path is checked end to end in
+/// `tests/tests/claude.rs`): `AskUserQuestion` gets `answers` (one question) or the free
+/// text as `response`; `ExitPlanMode` is allowed with the user's reply appended to the
+/// plan. The text also rides in `caic_answer` for caic's history.
+pub fn held_answer(request: &Value, text: &str) -> Option<String> {
+    let id = request["request_id"].as_str()?;
+    let req = &request["request"];
+    let mut input = req["input"].clone();
+    match req["tool_name"].as_str()? {
+        "AskUserQuestion" => {
+            let qs = input["questions"].as_array().cloned().unwrap_or_default();
+            if let [q] = qs.as_slice() {
+                let q = q["question"].as_str()?.to_string();
+                input["answers"] = json!({ q: text.trim() });
+            } else {
+                input["answers"] = json!({});
+                input["response"] = json!(text.trim());
+            }
+        }
+        "ExitPlanMode" => {
+            let plan = input["plan"].as_str()?.to_string();
+            input["plan"] = json!(format!("{plan}\n\n## The user's reply\n\n{text}"));
+        }
+        _ => return None,
+    }
+    Some(
+        json!({"type": "control_response", "caic_answer": text, "response": {"subtype": "success",
+            "request_id": id, "response": {"behavior": "allow", "updatedInput": input}}})
         .to_string(),
     )
 }
@@ -176,6 +181,17 @@ pub struct ClaudeSession {
     stderr: JoinHandle<String>,
     transcript: Vec<String>,
     turn_durations: Vec<Duration>,
+    /// A `can_use_tool` request for one of [`HELD_TOOLS`], waiting for an answer.
+    held: Option<Value>,
+}
+
+/// How a read of the CLI's output ended.
+#[derive(Debug)]
+pub enum Stop {
+    /// A `result` line (the last of the lines read).
+    Result,
+    /// A permission request that waits for the user (see [`ClaudeSession::answer`]).
+    Held(Value),
 }
 
 /// What a finished session left behind.
@@ -195,6 +211,28 @@ impl ClaudeSession {
     /// Starts the CLI in `cwd` with a private `home`, talking to `base_url`.
     pub fn spawn(claude: &Path, cwd: &Path, home: &Path, base_url: &str) -> anyhow::Result<Self> {
         Self::spawn_with(claude, cwd, home, base_url, &SessionOptions::default())
+    }
+
+    /// The permission request waiting for the user, if any.
+    pub fn held(&self) -> Option<&Value> {
+        self.held.as_ref()
+    }
+
+    /// Answers the held request with the user's `text` the way caic does
+    /// ([`held_answer`]), then reads until the next `result` or held request.
+    pub async fn answer(
+        &mut self,
+        text: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(Vec<Value>, Stop)> {
+        let req = self
+            .held
+            .take()
+            .context("no request is waiting for an answer")?;
+        let line = held_answer(&req, text)
+            .with_context(|| format!("cannot answer this request: {req}"))?;
+        self.send_line(&line).await?;
+        self.read_until_stop(timeout).await
     }
 
     /// Like [`ClaudeSession::spawn`] with extra arguments and environment.
@@ -234,6 +272,7 @@ impl ClaudeSession {
             stderr,
             transcript: Vec::new(),
             turn_durations: Vec::new(),
+            held: None,
         })
     }
 
@@ -267,8 +306,32 @@ impl ClaudeSession {
     }
 
     /// Reads stdout lines until a `result` line (included) or `timeout`; `can_use_tool`
-    /// control requests are allowed on the way (see [`allow_tool_response`]).
+    /// control requests are allowed on the way (see [`allow_tool_response`]). A request
+    /// that waits for the user is an error here (see [`ClaudeSession::read_until_stop`]).
     pub async fn read_until_result(&mut self, timeout: Duration) -> anyhow::Result<Vec<Value>> {
+        match self.read_until_stop(timeout).await? {
+            (lines, Stop::Result) => Ok(lines),
+            (_, Stop::Held(req)) => bail!("the CLI waits for the user's answer to {req}"),
+        }
+    }
+
+    /// Sends a prompt and reads until its `result` or a request held for the user.
+    pub async fn prompt(
+        &mut self,
+        prompt: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(Vec<Value>, Stop)> {
+        self.send_line(&user_line(prompt)).await?;
+        self.read_until_stop(timeout).await
+    }
+
+    /// Reads stdout lines until a `result` line (included), a permission request for
+    /// one of [`HELD_TOOLS`] (included; kept for [`ClaudeSession::answer`]) or
+    /// `timeout`; other `can_use_tool` requests are allowed on the way.
+    pub async fn read_until_stop(
+        &mut self,
+        timeout: Duration,
+    ) -> anyhow::Result<(Vec<Value>, Stop)> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut out = Vec::new();
         loop {
@@ -293,14 +356,19 @@ impl ClaudeSession {
             let v: Value = serde_json::from_str(&line)
                 .with_context(|| format!("stdout line is not JSON: {line}"))?;
             let done = v["type"] == "result";
-            if v["type"] == "control_request" {
-                if let Some(answer) = allow_tool_response(&v) {
-                    self.send_line(&answer).await?;
-                }
+            let held = v["type"] == "control_request"
+                && v["request"]["subtype"] == "can_use_tool"
+                && HELD_TOOLS.iter().any(|t| v["request"]["tool_name"] == *t);
+            if let Some(answer) = allow_tool_response(&v) {
+                self.send_line(&answer).await?;
             }
-            out.push(v);
+            out.push(v.clone());
             if done {
-                return Ok(out);
+                return Ok((out, Stop::Result));
+            }
+            if held {
+                self.held = Some(v.clone());
+                return Ok((out, Stop::Held(v)));
             }
         }
     }
@@ -401,8 +469,10 @@ pub fn redact_secrets(line: &str) -> String {
 }
 
 /// Runs the real CLI against a fresh [`MockAnthropic`] in a fresh [`Workspace`]: sends
-/// each prompt, waits for its `result`, then closes stdin. Returns the transcript with
-/// secrets redacted, as caic's relay would log it (stdin lines interleaved with stdout).
+/// each input, as a prompt or, when the CLI holds a question or plan for the user, as
+/// the answer (the way caic does), waits for its `result` or the next held request,
+/// then closes stdin. Returns the transcript with secrets redacted, as caic's relay
+/// would log it (stdin lines interleaved with stdout).
 ///
 /// `script` gets the repository path, so tool inputs can use absolute paths (`Write`
 /// and `Read` require them).
@@ -425,7 +495,14 @@ pub async fn record_claude_session_with(
     let mut session =
         ClaudeSession::spawn_with(&claude, &ws.repo(), &ws.home(), &mock.base_url(), opts)?;
     for p in prompts {
-        session.turn(p, Duration::from_secs(120)).await?;
+        if session.held().is_some() {
+            session.answer(p, Duration::from_secs(120)).await?;
+        } else {
+            session.prompt(p, Duration::from_secs(120)).await?;
+        }
+    }
+    if let Some(req) = session.held() {
+        bail!("the script ends with a request still waiting for the user: {req}");
     }
     let closing = Instant::now();
     let done = session.finish(Duration::from_secs(30)).await?;
@@ -456,16 +533,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allows_tools_and_answers_questions() {
+    fn allows_tools_holds_questions_and_answers_like_caic() {
+        let bash = json!({"type": "control_request", "request_id": "r0", "request": {
+            "subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "ls"}}});
+        let resp: Value = serde_json::from_str(&allow_tool_response(&bash).unwrap()).unwrap();
+        assert_eq!(resp["response"]["request_id"], "r0");
+        assert_eq!(resp["response"]["response"]["behavior"], "allow");
+        assert_eq!(
+            resp["response"]["response"]["updatedInput"]["command"],
+            "ls"
+        );
+
         let req = json!({"type": "control_request", "request_id": "r1", "request": {
             "subtype": "can_use_tool", "tool_name": "AskUserQuestion",
             "input": {"questions": [{"question": "Which?", "options": [{"label": "A"}, {"label": "B"}]}]}}});
-        let resp: Value = serde_json::from_str(&allow_tool_response(&req).unwrap()).unwrap();
+        assert!(
+            allow_tool_response(&req).is_none(),
+            "questions wait for the user"
+        );
+        let resp: Value = serde_json::from_str(&held_answer(&req, "B").unwrap()).unwrap();
+        assert_eq!(resp["caic_answer"], "B");
         assert_eq!(resp["response"]["request_id"], "r1");
-        assert_eq!(resp["response"]["response"]["behavior"], "allow");
         assert_eq!(
             resp["response"]["response"]["updatedInput"]["answers"]["Which?"],
-            "A"
+            "B"
         );
         let other = json!({"type": "control_request", "request_id": "r2", "request": {"subtype": "interrupt"}});
         assert!(allow_tool_response(&other).is_none());

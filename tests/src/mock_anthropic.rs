@@ -17,6 +17,9 @@
 //! next scripted [`Reply`]; when the script is exhausted the answer is the text
 //! `done`. Other requests (title or summary generation, quota probes) get a short
 //! canned text and leave the script alone.
+//!
+//! In plan mode Claude Code tells the model where to write its plan (a random name
+//! under `~/.claude/plans/`); [`PLAN_FILE`] in a scripted tool input stands for that path.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -38,6 +41,8 @@ use tokio::sync::oneshot;
 const DEFAULT_MODEL: &str = "claude-mock-1";
 /// Text of the reply once the script is exhausted.
 const DONE_TEXT: &str = "done";
+/// Stands for the plan file path the request names, in scripted tool inputs.
+pub const PLAN_FILE: &str = "{{plan_file}}";
 /// Headers whose values are replaced before a request is recorded.
 const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
@@ -531,6 +536,7 @@ async fn messages(
                 Block::ToolUse { name, input } => {
                     let id = format!("toolu_mock_{:04}", inner.next_tool);
                     inner.next_tool += 1;
+                    let input = with_plan_file(input, &body);
                     json!({"type": "tool_use", "id": id, "name": name, "input": input})
                 }
             })
@@ -558,6 +564,34 @@ async fn messages(
             "usage": usage(planned.input_tokens, output_tokens(&planned.blocks)),
         }))
         .into_response()
+    }
+}
+
+/// The plan file a request names (`.../.claude/plans/<name>.md`), if any.
+pub fn plan_file_of(body: &str) -> Option<String> {
+    let mid = body.find("/.claude/plans/")?;
+    let start = body[..mid]
+        .rfind(|c: char| c.is_whitespace() || c == '"' || c == '`' || c == '\'')
+        .map_or(0, |i| i + 1);
+    let end = mid + body[mid..].find(".md")? + ".md".len();
+    Some(body[start..end].to_string())
+}
+
+/// `input` with [`PLAN_FILE`] replaced by the plan file `body` names.
+fn with_plan_file(input: &Value, body: &[u8]) -> Value {
+    let text = input.to_string();
+    if !text.contains(PLAN_FILE) {
+        return input.clone();
+    }
+    let body = String::from_utf8_lossy(body);
+    match plan_file_of(&body) {
+        Some(path) => {
+            serde_json::from_str(&text.replace(PLAN_FILE, &path)).unwrap_or_else(|_| input.clone())
+        }
+        None => {
+            tracing::warn!("mock anthropic: the request names no plan file");
+            input.clone()
+        }
     }
 }
 
@@ -801,6 +835,22 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn plan_file_is_found_and_substituted() {
+        let body = r#"{"system":"No plan file exists yet. You should create your plan at /home/u/.claude/plans/zesty-pie.md using the Write tool."}"#;
+        assert_eq!(
+            plan_file_of(body).as_deref(),
+            Some("/home/u/.claude/plans/zesty-pie.md")
+        );
+        let input = json!({"file_path": PLAN_FILE, "content": "# Plan"});
+        assert_eq!(
+            with_plan_file(&input, body.as_bytes()),
+            json!({"file_path": "/home/u/.claude/plans/zesty-pie.md", "content": "# Plan"})
+        );
+        assert_eq!(with_plan_file(&input, b"{}"), input);
+        assert_eq!(plan_file_of("nothing"), None);
     }
 
     #[test]

@@ -8,9 +8,9 @@
 
 mod common;
 
-use caic_e2e::mock_anthropic::{MockAnthropic, Reply, Script};
+use caic_e2e::mock_anthropic::{MockAnthropic, Reply, Script, PLAN_FILE};
 use common::{docker, kind, next_result, of_kind, Caic, World};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -369,6 +369,234 @@ async fn claude_resume_after_relay_is_gone() -> anyhow::Result<()> {
     assert_eq!(status, 200);
     caic.wait_state(&id, &["purged"], LONG).await?;
     eprintln!("total {:?}", t0.elapsed());
+    caic.kill().await;
+    Ok(())
+}
+
+/// `AskUserQuestion` end to end: the `ask` event, the task in `asking` while the CLI
+/// waits mid-turn, the user's answer sent as normal input, and the same turn going on
+/// with the answer in the model's next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_ask_flow_answer_reaches_the_model() -> anyhow::Result<()> {
+    let world = World::new();
+    let mock = MockAnthropic::start(Script::new(vec![
+        Reply::tool_use(
+            "AskUserQuestion",
+            json!({"questions": [{
+                "question": "Which language should the demo use?",
+                "header": "Language",
+                "multiSelect": false,
+                "options": [
+                    {"label": "Rust", "description": "Fast and safe"},
+                    {"label": "Python", "description": "Quick to write"}
+                ]
+            }]}),
+        ),
+        Reply::text("Python it is."),
+    ]))
+    .await?;
+    let key = fake_key(&world);
+    world.write_config(&claude_config(&mock, &key));
+    let caic = Caic::start(&world).await?;
+
+    let id = caic
+        .create("claude", "Write a demo; ask me the language")
+        .await?;
+    let mut ev = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
+    let asked = ev
+        .until(LONG, |m| kind(m) == "ask")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", caic.log_tail()));
+    let ask = *of_kind(&asked, "ask").last().unwrap();
+    assert_eq!(
+        ask["questions"][0]["question"],
+        "Which language should the demo use?"
+    );
+    assert_eq!(ask["questions"][0]["options"][1]["label"], "Python");
+    // The CLI waits in the middle of its turn: no result, the task asks.
+    caic.wait_state(&id, &["asking"], TURN).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(caic.task(&id).await?["state"], "asking");
+    assert_eq!(mock.main_requests().len(), 1);
+
+    caic.input(&id, "Python").await?;
+    let rest = next_result(&mut ev, &caic, TURN).await;
+    let answers: Vec<_> = of_kind(&rest, "userInput");
+    assert_eq!(answers.len(), 1, "{rest:?}");
+    assert_eq!(answers[0]["text"], "Python");
+    let results = of_kind(&rest, "toolResult");
+    assert_eq!(results.len(), 1, "{rest:?}");
+    assert_eq!(results[0]["toolUseId"], ask["toolUseId"]);
+    let result = *of_kind(&rest, "result").last().unwrap();
+    assert_eq!(result["subtype"], "success", "{result}");
+    assert_eq!(result["result"], "Python it is.", "{result}");
+    // One query: the question and the answer are the same turn.
+    assert!(of_kind(&rest, "init").is_empty(), "{rest:?}");
+    let t = caic.wait_state(&id, &["waiting"], TURN).await?;
+    assert_eq!(t["numTurns"], 2, "{t}");
+
+    // The model got the answer in the tool result of its next request.
+    let main = mock.main_requests();
+    assert_eq!(main.len(), 2, "{main:?}");
+    let sent = mock.tool_results();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].tool_use_id, ask["toolUseId"].as_str().unwrap());
+    assert!(!sent[0].is_error, "{sent:?}");
+    assert!(
+        sent[0]
+            .content
+            .contains("\"Which language should the demo use?\"=\"Python\""),
+        "{}",
+        sent[0].content
+    );
+
+    let container = t["container"].as_str().unwrap().to_string();
+    assert_no_leak(&key, &container, &caic, &world);
+    let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/purge"), "").await?;
+    assert_eq!(status, 200);
+    caic.wait_state(&id, &["purged"], LONG).await?;
+    caic.kill().await;
+    Ok(())
+}
+
+/// Plan mode end to end: the model writes its plan file and calls `ExitPlanMode`; the
+/// task shows the plan and waits in `has_plan`. "Clear and execute plan" restarts the
+/// agent: a `context_cleared` marker, a fresh session whose first message is the plan
+/// (nothing of the planning conversation), the history kept, and the new session runs
+/// tools (a todo list, a file).
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_plan_flow_clear_and_execute() -> anyhow::Result<()> {
+    let world = World::new();
+    let plan_text = "# Plan\n\n1. Create plan.txt\n";
+    let mock = MockAnthropic::start(Script::new(vec![
+        Reply::tool_use("EnterPlanMode", json!({})),
+        Reply::tool_use(
+            "Write",
+            json!({"file_path": PLAN_FILE, "content": plan_text}),
+        ),
+        Reply::tool_use("ExitPlanMode", json!({})),
+        // The new session, after restart.
+        Reply::tool_use(
+            "TodoWrite",
+            json!({"todos": [
+                {"content": "Create plan.txt", "status": "in_progress", "activeForm": "Creating plan.txt"}
+            ]}),
+        ),
+        Reply::tool_use(
+            "Bash",
+            json!({"command": "echo executed > plan.txt", "description": "Create plan.txt"}),
+        ),
+        Reply::text("Plan executed."),
+    ]))
+    .await?;
+    let key = fake_key(&world);
+    world.write_config(&claude_config(&mock, &key));
+    let caic = Caic::start(&world).await?;
+
+    let id = caic.create("claude", "Plan first: create plan.txt").await?;
+    let mut ev = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
+    let planned = ev
+        .until(LONG, |m| {
+            kind(m) == "toolUse" && m.data["name"] == "ExitPlanMode"
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", caic.log_tail()));
+    let exit = planned.last().unwrap().data.clone();
+    assert_eq!(exit["input"]["plan"], plan_text, "{exit}");
+    let first_session = of_kind(&planned, "init")[0]["sessionId"].clone();
+    let t = caic.wait_state(&id, &["has_plan"], TURN).await?;
+    let container = t["container"].as_str().unwrap().to_string();
+    assert_eq!(mock.main_requests().len(), 3);
+
+    // "Clear and execute plan", as the UI sends it.
+    let prompt = format!("Execute this plan:\n\n{plan_text}");
+    let (status, v) = caic
+        .post(
+            &format!("/api/v1/tasks/{id}/restart"),
+            &json!({"prompt": {"text": prompt}}).to_string(),
+        )
+        .await?;
+    assert_eq!(status, 200, "{v}\n{}", caic.log_tail());
+    let after = ev
+        .until(TURN, |m| {
+            m.event == "message" && kind(m) == "result" && m.data["subtype"] == "success"
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", caic.log_tail()));
+    let cleared: Vec<_> = of_kind(&after, "system")
+        .into_iter()
+        .filter(|s| s["subtype"] == "context_cleared")
+        .collect();
+    assert_eq!(cleared.len(), 1, "{after:?}");
+    let at = |pred: &dyn Fn(&Value) -> bool| after.iter().position(|m| pred(&m.data)).unwrap();
+    let cleared_at = at(&|d| d["subtype"] == "context_cleared");
+    let prompt_at = at(&|d| d["kind"] == "userInput" && d["text"] == prompt.as_str());
+    assert!(cleared_at < prompt_at, "{after:?}");
+    let init2 = of_kind(&after, "init");
+    assert!(!init2.is_empty(), "{after:?}");
+    assert_ne!(init2[0]["sessionId"], first_session, "not a fresh session");
+    let todos = of_kind(&after, "todo");
+    assert_eq!(todos.len(), 1, "{after:?}");
+    assert_eq!(todos[0]["todos"][0]["content"], "Create plan.txt");
+    assert_eq!(todos[0]["todos"][0]["status"], "in_progress");
+    let result = *of_kind(&after, "result").last().unwrap();
+    assert_eq!(result["result"], "Plan executed.", "{result}");
+    let t = caic.wait_state(&id, &["waiting"], TURN).await?;
+
+    // The new session's first model request starts from the plan alone.
+    let main = mock.main_requests();
+    assert_eq!(main.len(), 6, "{main:?}");
+    let fresh = &main[3].body["messages"];
+    let whole = fresh.to_string();
+    assert!(whole.contains("Execute this plan:"), "{whole}");
+    assert!(whole.contains("1. Create plan.txt"), "{whole}");
+    // No assistant turn yet: the conversation starts here.
+    assert!(
+        !fresh
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["role"] == "assistant"),
+        "{whole}"
+    );
+    assert!(!whole.contains("Plan first: create plan.txt"), "{whole}");
+    // Nothing of the planning session's tool calls.
+    for (i, u) in of_kind(&planned, "toolUse").iter().enumerate() {
+        let tool_id = u["toolUseId"].as_str().unwrap();
+        assert!(
+            !whole.contains(tool_id),
+            "call {i} ({tool_id}) is still there: {whole}"
+        );
+    }
+    // The work happened, in the same container.
+    let cwd = format!("/home/user/src/{}", world.repo_id);
+    let out = docker(&[
+        "exec",
+        "-u",
+        "1000",
+        &container,
+        "cat",
+        &format!("{cwd}/plan.txt"),
+    ]);
+    assert_eq!(out, "executed");
+    // History kept: a new subscriber replays the planning turn, the marker, the rest.
+    let mut replay = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
+    let all = replay
+        .until(TURN, |m| m.event == "ready")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = of_kind(&all, "toolUse")
+        .iter()
+        .map(|u| u["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(names.contains(&"ExitPlanMode".to_string()), "{names:?}");
+    assert!(names.contains(&"Bash".to_string()), "{names:?}");
+    assert_eq!(t["container"], container.as_str());
+
+    assert_no_leak(&key, &container, &caic, &world);
+    let (status, _) = caic.post(&format!("/api/v1/tasks/{id}/purge"), "").await?;
+    assert_eq!(status, 200);
+    caic.wait_state(&id, &["purged"], LONG).await?;
     caic.kill().await;
     Ok(())
 }

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use caic_e2e::claude_cli::{
-    find_claude, record_claude_session, record_claude_session_with, ClaudeSession, SessionOptions,
-    Workspace,
+    find_claude, record_claude_session, ClaudeSession, SessionOptions, Stop, Workspace,
 };
-use caic_e2e::mock_anthropic::{MockAnthropic, Reply, Script};
+use caic_e2e::mock_anthropic::{MockAnthropic, Reply, Script, PLAN_FILE};
 use serde_json::{json, Value};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -155,6 +154,110 @@ async fn claude_cli_stray_hosts_are_refused_not_hung() {
     assert!(stray.iter().all(|r| r.method == "CONNECT"), "{stray:?}");
 }
 
+/// `AskUserQuestion` waits for the user: the CLI stops until caic's answer, which the
+/// model then reads in the tool's result, in the same turn.
+#[tokio::test]
+async fn claude_cli_question_waits_for_the_answer() {
+    let claude = find_claude().unwrap_or_else(|e| panic!("{e}"));
+    let ws = Workspace::new().unwrap();
+    let mock = MockAnthropic::start(Script::new(vec![
+        Reply::tool_use("AskUserQuestion", ask_input()),
+        Reply::text("Python it is."),
+    ]))
+    .await
+    .unwrap();
+    let mut session =
+        ClaudeSession::spawn(&claude, &ws.repo(), &ws.home(), &mock.base_url()).unwrap();
+    let (_, stop) = session.prompt("Ask me", TURN_TIMEOUT).await.unwrap();
+    let Stop::Held(req) = stop else {
+        panic!("the question was not held")
+    };
+    assert_eq!(req["request"]["tool_name"], "AskUserQuestion");
+    assert_eq!(
+        req["request"]["input"]["questions"][0]["question"],
+        "Which language should the demo use?"
+    );
+    // Nothing moves while the question waits.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mock.main_requests().len(), 1);
+
+    let (lines, stop) = session
+        .answer("Python, please", TURN_TIMEOUT)
+        .await
+        .unwrap();
+    assert!(matches!(stop, Stop::Result), "{lines:?}");
+    assert_eq!(lines.last().unwrap()["result"], "Python it is.");
+    let sent = mock.tool_results();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(!sent[0].is_error, "{sent:?}");
+    assert!(
+        sent[0].content.contains("Python, please"),
+        "{}",
+        sent[0].content
+    );
+    let done = session.finish(Duration::from_secs(30)).await.unwrap();
+    assert!(done.status.success(), "{}", done.stderr);
+}
+
+/// `ExitPlanMode` waits for the user: the plan (from the plan file the model wrote) is
+/// in the request, and the approval carries the user's reply to the model.
+#[tokio::test]
+async fn claude_cli_plan_waits_for_approval_with_the_reply() {
+    let claude = find_claude().unwrap_or_else(|e| panic!("{e}"));
+    let ws = Workspace::new().unwrap();
+    let mock = MockAnthropic::start(Script::new(plan_script()))
+        .await
+        .unwrap();
+    let mut session =
+        ClaudeSession::spawn(&claude, &ws.repo(), &ws.home(), &mock.base_url()).unwrap();
+    let (lines, stop) = session.prompt("Plan first", TURN_TIMEOUT).await.unwrap();
+    let Stop::Held(req) = stop else {
+        panic!("the plan was not held: {lines:?}")
+    };
+    assert_eq!(req["request"]["tool_name"], "ExitPlanMode");
+    assert_eq!(
+        req["request"]["input"]["plan"],
+        "# Plan\n\n1. Create a.txt\n"
+    );
+    // The assistant line carries the plan too (the CLI fills it from the plan file).
+    let exit = lines
+        .iter()
+        .filter(|v| v["type"] == "assistant")
+        .flat_map(|v| {
+            v["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|b| b["name"] == "ExitPlanMode")
+        .expect("no ExitPlanMode tool_use");
+    assert_eq!(exit["input"]["plan"], "# Plan\n\n1. Create a.txt\n");
+
+    let (lines, stop) = session
+        .answer("Go ahead, but name it b.txt", TURN_TIMEOUT)
+        .await
+        .unwrap();
+    assert!(matches!(stop, Stop::Result), "{lines:?}");
+    let approval = mock
+        .tool_results()
+        .into_iter()
+        .find(|r| r.tool_use_id == exit["id"].as_str().unwrap())
+        .expect("no result for ExitPlanMode");
+    assert!(!approval.is_error, "{approval:?}");
+    assert!(
+        approval.content.contains("approved your plan"),
+        "{}",
+        approval.content
+    );
+    assert!(
+        approval.content.contains("Go ahead, but name it b.txt"),
+        "{}",
+        approval.content
+    );
+    let done = session.finish(Duration::from_secs(30)).await.unwrap();
+    assert!(done.status.success(), "{}", done.stderr);
+}
+
 fn recorded_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/caic-harness/testdata/recorded")
 }
@@ -222,32 +325,30 @@ async fn record_golden_transcripts() {
     .unwrap();
     write_transcript("claude-thinking.ndjson", &thinking);
 
-    let ask = record_claude_session_with(
+    // The question is held until the next input answers it, as caic does.
+    let ask = record_claude_session(
         |_| {
             Script::new(vec![
-                Reply::tool_use(
-                    "AskUserQuestion",
-                    json!({"questions": [{
-                        "question": "Which language should the demo use?",
-                        "header": "Language",
-                        "multiSelect": false,
-                        "options": [
-                            {"label": "Rust", "description": "Fast and safe"},
-                            {"label": "Python", "description": "Quick to write"}
-                        ]
-                    }]}),
-                ),
-                Reply::text("I asked which language to use."),
+                Reply::tool_use("AskUserQuestion", ask_input()),
+                Reply::text("Rust it is."),
             ])
         },
-        &["Write a demo; ask me which language first"],
-        &SessionOptions::stdio_permissions(),
+        &["Write a demo; ask me which language first", "Rust"],
     )
     .await
     .unwrap();
     write_transcript("claude-ask.ndjson", &ask);
 
-    let todo = record_claude_session_with(
+    // Plan mode: the plan file, ExitPlanMode held until the user's reply approves it.
+    let plan = record_claude_session(
+        |_| Script::new(plan_script()),
+        &["Plan first: create a.txt", "Go ahead, but name it b.txt"],
+    )
+    .await
+    .unwrap();
+    write_transcript("claude-plan.ndjson", &plan);
+
+    let todo = record_claude_session(
         |_| {
             Script::new(vec![
                 Reply::tool_use(
@@ -261,9 +362,68 @@ async fn record_golden_transcripts() {
             ])
         },
         &["Plan the work with a todo list"],
-        &SessionOptions::todo_write(),
     )
     .await
     .unwrap();
     write_transcript("claude-todo.ndjson", &todo);
+
+    // A subagent (Task tool): its own model call, then the main agent's answer.
+    let sub = record_claude_session(
+        |_| {
+            Script::new(vec![
+                Reply::tool_use(
+                    "Task",
+                    json!({"description": "Count files", "prompt": "Count the files in the repo",
+                           "subagent_type": "general-purpose"}),
+                ),
+                Reply::text("There is one file."),
+                Reply::text("The subagent found one file."),
+            ])
+        },
+        &["Use a subagent to count files"],
+    )
+    .await
+    .unwrap();
+    write_transcript("claude-subagent.ndjson", &sub);
+
+    // Manual compaction between two turns (the summary is a model call too).
+    let compact = record_claude_session(
+        |_| {
+            Script::new(vec![
+                Reply::text("Noted."),
+                Reply::text("Summary: the user asked to remember PELICAN."),
+                Reply::text("Still here after compaction: PELICAN."),
+            ])
+        },
+        &["Remember PELICAN", "/compact", "Still there?"],
+    )
+    .await
+    .unwrap();
+    write_transcript("claude-compact.ndjson", &compact);
+}
+
+/// One `AskUserQuestion` call with two options.
+fn ask_input() -> Value {
+    json!({"questions": [{
+        "question": "Which language should the demo use?",
+        "header": "Language",
+        "multiSelect": false,
+        "options": [
+            {"label": "Rust", "description": "Fast and safe"},
+            {"label": "Python", "description": "Quick to write"}
+        ]
+    }]})
+}
+
+/// Enter plan mode, write the plan file, exit plan mode, then act on the approval.
+fn plan_script() -> Vec<Reply> {
+    vec![
+        Reply::tool_use("EnterPlanMode", json!({})),
+        Reply::tool_use(
+            "Write",
+            json!({"file_path": PLAN_FILE, "content": "# Plan\n\n1. Create a.txt\n"}),
+        ),
+        Reply::tool_use("ExitPlanMode", json!({})),
+        Reply::text("Plan approved; creating b.txt."),
+    ]
 }

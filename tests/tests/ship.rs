@@ -395,7 +395,7 @@ fn rsa_pair(dir: &std::path::Path) -> (std::path::PathBuf, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn github_app_installation_token_opens_the_pull_request() -> Result<()> {
+async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refused() -> Result<()> {
     // GitHub accepts only the installation token the app exchange issues.
     let (api, gh) = mock::github("ghs_installation99token0001").await;
     let world = World::new();
@@ -413,10 +413,13 @@ async fn github_app_installation_token_opens_the_pull_request() -> Result<()> {
         "[forge]\ngithub_api = \"{api}\"\ngithub_app_id = \"424242\"\ngithub_app_key = \"{}\"\ngithub_app_installation = 99\nci_poll_secs = 3600\n",
         key.display()
     ));
+    // A revoked personal token comes first: GitHub refuses it and caic falls back to
+    // the app.
+    let revoked = "ghp_revokedrevokedrevokedrevoked000044";
     let caic = Caic::start_with_env(
         &world,
         "127.0.0.1:0",
-        &[("GITHUB_TOKEN", None), ("GH_TOKEN", None)],
+        &[("GITHUB_TOKEN", Some(revoked)), ("GH_TOKEN", None)],
     )
     .await?;
     let id = caic
@@ -434,10 +437,19 @@ async fn github_app_installation_token_opens_the_pull_request() -> Result<()> {
         .find(|r| r.path == "/app/installations/99/access_tokens")
         .expect("no token exchange");
     assert!(exchange.auth.as_deref().unwrap().starts_with("Bearer eyJ"));
-    assert!(st
+    let pulls: Vec<Option<&str>> = st
         .requests
         .iter()
         .filter(|r| r.path.contains("/pulls"))
-        .all(|r| r.auth.as_deref() == Some("Bearer ghs_installation99token0001")));
+        .map(|r| r.auth.as_deref())
+        .collect();
+    assert_eq!(pulls[0], Some(format!("Bearer {revoked}").as_str()));
+    assert!(
+        pulls[1..]
+            .iter()
+            .all(|a| *a == Some("Bearer ghs_installation99token0001")),
+        "{pulls:?}"
+    );
+    assert!(pulls.len() >= 3, "{pulls:?}");
     Ok(())
 }

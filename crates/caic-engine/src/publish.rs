@@ -58,24 +58,15 @@ impl Engine {
             ForgeKind::GitHub => "GitHub",
             ForgeKind::GitLab => "GitLab",
         };
-        let Some(token) = self.inner.ship.credential(&meta.id, &remote).await else {
+        let tokens = self.inner.ship.credentials(&meta.id, &remote).await;
+        if tokens.is_empty() {
             task.emit(EventData::Log {
                 line: format!(
                     "no {forge_name} credential: pull request not opened (log in with {forge_name} or configure a token)"
                 ),
             });
             return None;
-        };
-        let forge = match self.inner.ship.client(&remote, token) {
-            Ok(f) => f,
-            Err(e) => {
-                task.emit(EventData::Error {
-                    message: format!("{forge_name}: {e}"),
-                    line: None,
-                });
-                return None;
-            }
-        };
+        }
         let body = match result.as_deref().map(str::trim) {
             Some(r) if !r.is_empty() => r.to_string(),
             _ => meta.prompt.clone(),
@@ -86,15 +77,39 @@ impl Engine {
             head: meta.branch.clone(),
             base: meta.base_branch.clone(),
         };
-        let pr = match forge.ensure_pull(&new).await {
-            Ok(p) => p,
-            Err(e) => {
-                task.emit(EventData::Error {
-                    message: format!("opening the pull request: {e}"),
-                    line: None,
-                });
-                return None;
+        // The first credential the forge accepts; a refused one (401/403/404, e.g. a
+        // login token without write scope) gives way to the next.
+        let mut last_err = None;
+        let mut found = None;
+        for token in tokens {
+            let forge = match self.inner.ship.client(&remote, token) {
+                Ok(f) => f,
+                Err(e) => {
+                    last_err = Some(e);
+                    continue;
+                }
+            };
+            match forge.ensure_pull(&new).await {
+                Ok(p) => {
+                    found = Some((forge, p));
+                    break;
+                }
+                Err(e @ caic_forge::Error::Status { status: 401 | 403 | 404, .. }) => {
+                    last_err = Some(e);
+                }
+                Err(e) => {
+                    last_err = Some(e);
+                    break;
+                }
             }
+        }
+        let Some((forge, pr)) = found else {
+            let e = last_err.map(|e| e.to_string()).unwrap_or_default();
+            task.emit(EventData::Error {
+                message: format!("opening the pull request: {e}"),
+                line: None,
+            });
+            return None;
         };
         if known.as_ref() != Some(&pr) {
             task.emit(EventData::Log {

@@ -1,5 +1,10 @@
 //! A live agent session: the link to the relay, the loop reading its lines into the
 //! task, re-attaching when the SSH link drops, and the writer that sends input.
+//!
+//! The session's parser is shared between the loop and the writer: the loop sends what
+//! the parser answers by itself (e.g. tool permissions) and moves the task to `asking` /
+//! `has_plan` while the agent waits mid-turn on the user; the writer lets the parser turn
+//! the user's next input into the answer the agent waits for.
 
 use crate::backend::{LinkEnd, LinkWriter};
 use crate::engine::{Engine, Task};
@@ -15,26 +20,75 @@ pub(crate) fn relay_name(segment: u32) -> String {
     format!("s{segment}")
 }
 
+/// The parser of a live session, shared by its read loop and its writer.
+type SharedParser = Arc<std::sync::Mutex<Box<dyn Parser>>>;
+
 /// What the task keeps of its live session.
 pub(crate) struct SessionHandle {
     writer: Arc<Mutex<Option<LinkWriter>>>,
+    parser: SharedParser,
     stop: Option<oneshot::Sender<()>>,
     done: Option<oneshot::Receiver<()>>,
 }
 
 /// Sends one line to the agent. `Ok(false)` when there is no live session.
+///
+/// When the agent waits mid-turn for the user (a question, a plan), a prompt line is
+/// replaced by the answer the parser makes of it.
 pub(crate) async fn send_line(task: &Task, line: &str) -> Result<bool> {
-    let writer = match task.session.lock().await.as_ref() {
-        Some(s) => s.writer.clone(),
+    let (writer, parser) = match task.session.lock().await.as_ref() {
+        Some(s) => (s.writer.clone(), s.parser.clone()),
         None => return Ok(false),
     };
     let mut w = writer.lock().await;
-    match w.as_mut() {
-        Some(w) => {
-            w.send_line(line).await?;
-            Ok(true)
+    let Some(w) = w.as_mut() else {
+        return Ok(false);
+    };
+    // Under the writer lock, so two inputs cannot both answer one question.
+    let lines = lock(&parser)
+        .answer(line)
+        .unwrap_or_else(|| vec![line.to_string()]);
+    for l in &lines {
+        w.send_line(l).await?;
+    }
+    Ok(true)
+}
+
+fn lock(parser: &SharedParser) -> std::sync::MutexGuard<'_, Box<dyn Parser>> {
+    parser.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the parser asks for after the lines so far: its replies (added to `unsent`),
+/// and `asking` / `has_plan` while the agent waits mid-turn on the user.
+fn after_parse(parser: &SharedParser, task: &Task, unsent: &mut Vec<String>) -> bool {
+    let (replies, waiting) = {
+        let mut p = lock(parser);
+        (p.replies(), p.waiting_for_user())
+    };
+    unsent.extend(replies);
+    match waiting {
+        Some(state) if task.state() == TaskState::Running => {
+            task.set_state(state, None);
+            true
         }
-        None => Ok(false),
+        _ => false,
+    }
+}
+
+/// Writes the parser's replies to the agent; what could not be written stays in
+/// `unsent` for the next link.
+async fn flush(writer: &Mutex<Option<LinkWriter>>, unsent: &mut Vec<String>, task: &Task) {
+    if unsent.is_empty() {
+        return;
+    }
+    let mut w = writer.lock().await;
+    let Some(w) = w.as_mut() else { return };
+    while let Some(line) = unsent.first() {
+        if let Err(e) = w.send_line(line).await {
+            tracing::warn!(task = %task.id(), error = %e, "answering the agent; retried after re-attach");
+            return;
+        }
+        unsent.remove(0);
     }
 }
 
@@ -52,16 +106,23 @@ pub(crate) async fn detach(task: &Task) {
 }
 
 /// Closes the agent's input so it finishes its turn and exits; waits up to `timeout`
-/// for the session to end, then detaches.
+/// for the session to end, then detaches. What the agent waits on for the user (a
+/// question, a plan) is refused first, so it stops rather than carries on.
 pub(crate) async fn close_gracefully(task: &Task, timeout: Duration) {
-    let (writer, done) = {
+    let (writer, parser, done) = {
         let mut s = task.session.lock().await;
         match s.as_mut() {
-            Some(h) => (h.writer.clone(), h.done.take()),
+            Some(h) => (h.writer.clone(), h.parser.clone(), h.done.take()),
             None => return,
         }
     };
     if let Some(w) = writer.lock().await.as_mut() {
+        let release = lock(&parser).release();
+        for line in &release {
+            if let Err(e) = w.send_line(line).await {
+                tracing::warn!(error = %e, "releasing the agent before closing it");
+            }
+        }
         if let Err(e) = w.close_input().await {
             tracing::warn!(error = %e, "closing agent input");
         }
@@ -89,19 +150,26 @@ pub(crate) async fn spawn(
         .await?;
     let (mut reader, writer) = link.split();
     let writer = Arc::new(Mutex::new(Some(writer)));
+    let parser: SharedParser = Arc::new(std::sync::Mutex::new(parser));
     let (stop_tx, mut stop_rx) = oneshot::channel();
     let (done_tx, done_rx) = oneshot::channel();
     *task.session.lock().await = Some(SessionHandle {
         writer: writer.clone(),
+        parser: parser.clone(),
         stop: Some(stop_tx),
         done: Some(done_rx),
     });
     let engine = engine.clone();
     let task = task.clone();
     tokio::spawn(async move {
-        let mut parser = parser;
         let mut offset = offset;
         let mut diff = DiffTrigger::default();
+        // A parser rebuilt from the log may know of requests nobody answered yet.
+        let mut unsent = Vec::new();
+        if after_parse(&parser, &task, &mut unsent) {
+            engine.notify();
+        }
+        flush(&writer, &mut unsent, &task).await;
         loop {
             let ended = tokio::select! {
                 _ = &mut stop_rx => { return_done(done_tx); return; }
@@ -122,12 +190,14 @@ pub(crate) async fn spawn(
                         }
                     }
                     offset = end;
-                    let events = parser.parse(&line);
+                    let events = lock(&parser).parse(&line);
                     let wants_diff = events.iter().any(|e| {
                         matches!(e, EventData::ToolResult { .. } | EventData::Result { .. })
                     });
                     task.raw_line(&line, end, events);
+                    after_parse(&parser, &task, &mut unsent);
                     engine.notify();
+                    flush(&writer, &mut unsent, &task).await;
                     if wants_diff {
                         diff.kick(&engine, &task, &container);
                     }
@@ -171,6 +241,7 @@ pub(crate) async fn spawn(
             let (r, w) = new_link.split();
             reader = r;
             *writer.lock().await = Some(w);
+            flush(&writer, &mut unsent, &task).await;
         }
         // Session over: forget it so the next input resumes a new one.
         let mut s = task.session.lock().await;
@@ -226,5 +297,58 @@ impl DiffTrigger {
             }
             running.store(false, SeqCst);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskData;
+
+    fn running_task() -> Arc<Task> {
+        let meta = serde_json::from_value(serde_json::json!({
+            "id": "t", "title": "t", "prompt": "p", "repo": "r", "baseBranch": "main",
+            "branch": "caic-1", "harness": "claude", "createdAt": 0,
+        }))
+        .unwrap();
+        let mut d = TaskData::new(meta, 1000, 0);
+        d.set_state(TaskState::Running, 1);
+        Task::new(d, None)
+    }
+
+    fn shared(p: Box<dyn Parser>) -> SharedParser {
+        Arc::new(std::sync::Mutex::new(p))
+    }
+
+    fn line(tool: &str, input: serde_json::Value) -> String {
+        serde_json::json!({"type": "control_request", "request_id": format!("r-{tool}"),
+            "request": {"subtype": "can_use_tool", "tool_name": tool, "input": input}})
+        .to_string()
+    }
+
+    /// The real Claude parser: a tool request is answered at once; a question moves the
+    /// task to `asking` until the user's input answers it.
+    #[test]
+    fn held_questions_ask_the_user_and_tools_are_answered() {
+        let task = running_task();
+        let parser = shared(caic_harness::by_name("claude").unwrap().parser());
+        let mut unsent = Vec::new();
+        lock(&parser).parse(&line("Bash", serde_json::json!({"command": "ls"})));
+        assert!(!after_parse(&parser, &task, &mut unsent));
+        assert_eq!(unsent.len(), 1, "{unsent:?}");
+        assert_eq!(task.state(), TaskState::Running);
+
+        let q = serde_json::json!({"questions": [{"question": "Which?", "options": []}]});
+        lock(&parser).parse(&line("AskUserQuestion", q));
+        assert!(after_parse(&parser, &task, &mut unsent));
+        assert_eq!(task.state(), TaskState::Asking);
+        assert_eq!(unsent.len(), 1, "a question is not answered by caic");
+
+        let plan = serde_json::json!({"plan": "# Plan"});
+        let task = running_task();
+        let parser = shared(caic_harness::by_name("claude").unwrap().parser());
+        lock(&parser).parse(&line("ExitPlanMode", plan));
+        assert!(after_parse(&parser, &task, &mut Vec::new()));
+        assert_eq!(task.state(), TaskState::HasPlan);
     }
 }

@@ -183,26 +183,34 @@ impl Ship {
     /// The credential for `task_id` on `remote`'s forge (S17 order): the owner's OAuth
     /// token, then the configured token (or `gh auth token`), then the GitHub App.
     pub(crate) async fn credential(&self, task_id: &str, remote: &Remote) -> Option<Secret> {
+        self.credentials(task_id, remote).await.into_iter().next()
+    }
+
+    /// Every credential for `task_id` on `remote`'s forge, in the S17 order; API calls
+    /// try the next one when a token is refused (a login token without write scope).
+    pub(crate) async fn credentials(&self, task_id: &str, remote: &Remote) -> Vec<Secret> {
+        let mut out = Vec::new();
         let user = self.users.lock().unwrap().clone();
         if let Some(t) = user.and_then(|u| u.token_for(task_id, remote.kind)) {
-            return Some(t);
+            out.push(t);
         }
         let configured = match remote.kind {
             ForgeKind::GitHub => self.cfg.github_token.clone(),
             ForgeKind::GitLab => self.cfg.gitlab_token.clone(),
         };
         if let Some(t) = configured.filter(|t| !t.is_empty()) {
-            return Some(t);
+            out.push(t);
         }
         if remote.kind == ForgeKind::GitHub {
             if let (Some(app), Some(cfg)) = (&self.app, &self.cfg.github_app) {
                 match app.installation_token(cfg.installation_id).await {
-                    Ok(t) => return Some(t),
+                    Ok(t) => out.push(t),
                     Err(e) => tracing::warn!(error = %e, "GitHub App installation token"),
                 }
             }
         }
-        None
+        out.dedup();
+        out
     }
 
     /// A client for `remote` with `token`.

@@ -3,6 +3,7 @@
 mod encode;
 mod fields;
 mod parser;
+mod permission;
 mod wire;
 
 pub use encode::{encode_interrupt, encode_prompt};
@@ -27,6 +28,9 @@ pub(crate) fn base_env() -> Vec<(String, String)> {
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
         ("DISABLE_TELEMETRY", "1"),
         ("DISABLE_ERROR_REPORTING", "1"),
+        // 2.1.x replaced TodoWrite by its Task* tools; caic maps TodoWrite to `todo`.
+        ("CLAUDE_CODE_ENABLE_TASKS", "false"),
+        ("CLAUDE_CODE_ENABLE_TODO_TOOLS", "true"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -53,6 +57,11 @@ impl Harness for ClaudeHarness {
             "stream-json",
             "--verbose",
             "--dangerously-skip-permissions",
+            // Tools that need the user (AskUserQuestion, ExitPlanMode) exist headless
+            // only with a permission prompt; the CLI then asks over stdout
+            // (`can_use_tool`) and the parser answers (see `ClaudeParser`).
+            "--permission-prompt-tool",
+            "stdio",
             "--include-partial-messages",
         ]
         .into_iter()
@@ -102,7 +111,8 @@ mod tests {
         assert_eq!(
             h.command(&opts).join(" "),
             "claude -p --input-format stream-json --output-format stream-json --verbose \
-             --dangerously-skip-permissions --include-partial-messages"
+             --dangerously-skip-permissions --permission-prompt-tool stdio \
+             --include-partial-messages"
         );
         opts.model = Some("opus".into());
         opts.resume_session_id = Some("abc".into());
@@ -118,6 +128,12 @@ mod tests {
         let env = ClaudeHarness.env(&SessionOpts::default());
         for k in ["IS_SANDBOX", "DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY"] {
             assert!(env.iter().any(|(n, v)| n == k && v == "1"), "{k}");
+        }
+        for (k, want) in [
+            ("CLAUDE_CODE_ENABLE_TASKS", "false"),
+            ("CLAUDE_CODE_ENABLE_TODO_TOOLS", "true"),
+        ] {
+            assert!(env.iter().any(|(n, v)| n == k && v == want), "{k}");
         }
     }
 

@@ -1,10 +1,11 @@
 //! Claude Code stream-json -> caic events.
 
 use super::fields::{note_unknown, note_unknown_kind};
+use super::permission::{Requests, Wait};
 use super::wire;
 use crate::text::{trim_middle, MAX_ERROR_LINE, MAX_TOOL_OUTPUT};
 use crate::Parser;
-use caic_api::{AskOption, AskQuestion, EventData, TodoItem};
+use caic_api::{AskOption, AskQuestion, EventData, TaskState, TodoItem};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -37,7 +38,6 @@ const QUIET_TYPES: &[&str] = &[
     "rate_limit_event",
     "prompt_suggestion",
     "tool_use_summary",
-    "control_cancel_request",
 ];
 
 /// Control requests the CLI sends to its client; anything else is caic's own (interrupt,
@@ -64,9 +64,13 @@ const CLI_CONTROL_REQUESTS: &[&str] = &[
 /// - `stream_event`: text / thinking deltas -> `textDelta` / `thinkingDelta`; `error` ->
 ///   `system{subtype:"api_error"}`; others dropped.
 /// - `result` -> `result`. `caic_diff_stat` (from the relay) -> `diffStat`.
-/// - `control_request` / `control_response`: dropped, except a permission prompt from the
-///   CLI (`system{subtype:"control_request"}`) and an error answer
-///   (`system{subtype:"control_error"}`).
+/// - `control_request` from the CLI: tool permission requests (`can_use_tool`) are
+///   tracked, not shown: caic allows them through [`Parser::replies`], except
+///   `AskUserQuestion` and `ExitPlanMode`, held until the user's input answers them
+///   through [`Parser::answer`] (see `permission.rs`); other requests ->
+///   `system{subtype:"control_request"}` (and refused). caic's own requests: dropped.
+/// - `control_response`: caic's answer with the user's text -> `userInput`; an error
+///   answer from the CLI -> `system{subtype:"control_error"}`; others dropped.
 /// - other types: `system{subtype:"unknown:<type>"}`.
 /// - not JSON, or the wrong shape: one `error` event carrying the line.
 #[derive(Debug, Default)]
@@ -77,6 +81,8 @@ pub struct ClaudeParser {
     /// Model turns of this process so far: Claude Code reports them per query, caic
     /// shows a running total.
     turns: u64,
+    /// The CLI's control requests still open.
+    requests: Requests,
 }
 
 impl ClaudeParser {
@@ -101,11 +107,18 @@ impl ClaudeParser {
             "user" => decode(v).map(user),
             "result" => decode(v).map(|r: wire::ResultLine| {
                 self.turns += r.num_turns.unwrap_or(0);
+                self.requests.turn_ended();
                 result(r, self.turns)
             }),
             "stream_event" => decode(v).map(stream_event),
-            "control_request" => decode(v).map(control_request),
-            "control_response" => decode(v).map(control_response),
+            "control_request" => self.control_request(v),
+            "control_response" => decode(v).map(|c| self.control_response(c)),
+            "control_cancel_request" => decode(v).map(|c: wire::ControlCancel| {
+                if let Some(id) = c.request_id {
+                    self.requests.closed(&id);
+                }
+                Vec::new()
+            }),
             "caic_diff_stat" => decode::<wire::DiffStat>(v).map(|d| {
                 vec![EventData::DiffStat {
                     diff_stat: d.diff_stat,
@@ -248,6 +261,60 @@ impl Parser for ClaudeParser {
             Ok(_) => vec![bad_line("line is JSON but not an object", trimmed)],
             Err(e) => vec![bad_line(&format!("line is not JSON: {e}"), trimmed)],
         }
+    }
+
+    fn replies(&mut self) -> Vec<String> {
+        self.requests.auto_replies()
+    }
+
+    fn waiting_for_user(&self) -> Option<TaskState> {
+        match self.requests.waiting()? {
+            Wait::Question => Some(TaskState::Asking),
+            Wait::Plan => Some(TaskState::HasPlan),
+            Wait::Auto => None,
+        }
+    }
+
+    fn answer(&mut self, input: &str) -> Option<Vec<String>> {
+        self.requests.waiting()?;
+        let (mut text, images) = prompt_of_line(input)?;
+        if images > 0 {
+            // An answer is text only; say so rather than drop the images silently.
+            text.push_str(&format!(
+                "\n\n(The user also attached {images} image(s), which caic cannot pass \
+                 along with an answer.)"
+            ));
+        }
+        self.requests.answer(&text).map(|line| vec![line])
+    }
+
+    fn release(&mut self) -> Vec<String> {
+        self.requests.release()
+    }
+}
+
+/// Text and image count of a stdin user line as [`super::encode_prompt`] writes it;
+/// `None` for any other line.
+fn prompt_of_line(line: &str) -> Option<(String, usize)> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    if v.get("type").and_then(Value::as_str) != Some("user") {
+        return None;
+    }
+    match v.get("message")?.get("content")? {
+        Value::String(s) => Some((s.clone(), 0)),
+        Value::Array(blocks) => {
+            let mut texts = Vec::new();
+            let mut images = 0;
+            for b in blocks {
+                match b.get("type").and_then(Value::as_str) {
+                    Some("text") => texts.push(b.get("text")?.as_str()?.to_string()),
+                    Some("image") => images += 1,
+                    _ => {}
+                }
+            }
+            Some((texts.join("\n"), images))
+        }
+        _ => None,
     }
 }
 
@@ -524,28 +591,52 @@ fn stream_event(s: wire::StreamEvent) -> Vec<EventData> {
     }
 }
 
-fn control_request(c: wire::ControlRequest) -> Vec<EventData> {
-    if !CLI_CONTROL_REQUESTS.contains(&c.request.subtype.as_str()) {
-        return Vec::new();
+impl ClaudeParser {
+    fn control_request(&mut self, v: Value) -> Result<Vec<EventData>, serde_json::Error> {
+        let c: wire::ControlRequest = decode(v.clone())?;
+        if !CLI_CONTROL_REQUESTS.contains(&c.request.subtype.as_str()) {
+            return Ok(Vec::new());
+        }
+        if let (Some(id), Some(req)) = (c.request_id, v.get("request")) {
+            self.requests.opened(id, req);
+        }
+        if c.request.subtype == "can_use_tool" {
+            return Ok(Vec::new());
+        }
+        let detail = match c.request.tool_name {
+            Some(t) => format!("{}: {t}", c.request.subtype),
+            None => c.request.subtype,
+        };
+        Ok(vec![EventData::System {
+            subtype: "control_request".into(),
+            detail: Some(detail),
+        }])
     }
-    let detail = match c.request.tool_name {
-        Some(t) => format!("{}: {t}", c.request.subtype),
-        None => c.request.subtype,
-    };
-    vec![EventData::System {
-        subtype: "control_request".into(),
-        detail: Some(detail),
-    }]
-}
 
-fn control_response(c: wire::ControlResponse) -> Vec<EventData> {
-    if c.response.subtype != "error" {
-        return Vec::new();
+    fn control_response(&mut self, c: wire::ControlResponse) -> Vec<EventData> {
+        // caic's answers to the CLI come back through the relay's log.
+        let ours = c.caic_answer.is_some()
+            || c.response
+                .request_id
+                .as_deref()
+                .is_some_and(|id| self.requests.is_open(id));
+        if ours {
+            if let Some(id) = &c.response.request_id {
+                self.requests.closed(id);
+            }
+            return match c.caic_answer {
+                Some(text) => vec![EventData::UserInput { text, images: 0 }],
+                None => Vec::new(),
+            };
+        }
+        if c.response.subtype != "error" {
+            return Vec::new();
+        }
+        vec![EventData::System {
+            subtype: "control_error".into(),
+            detail: c.response.error,
+        }]
     }
-    vec![EventData::System {
-        subtype: "control_error".into(),
-        detail: c.response.error,
-    }]
 }
 
 fn auth_status(v: &Value) -> Vec<EventData> {
@@ -649,6 +740,120 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    fn can_use_tool(id: &str, tool: &str, input: serde_json::Value) -> String {
+        serde_json::json!({"type": "control_request", "request_id": id, "request": {
+            "subtype": "can_use_tool", "tool_name": tool, "input": input,
+            "tool_use_id": "toolu_1", "requires_user_interaction": true}})
+        .to_string()
+    }
+
+    #[test]
+    fn tools_are_allowed_at_once_and_questions_wait_for_the_user() {
+        let mut p = ClaudeParser::new();
+        // A tool the container may run: allowed once, nothing shown.
+        assert_eq!(
+            p.parse(&can_use_tool(
+                "r1",
+                "Bash",
+                serde_json::json!({"command": "ls"})
+            )),
+            vec![]
+        );
+        let replies = p.replies();
+        assert_eq!(replies.len(), 1);
+        assert!(
+            replies[0].contains(r#""behavior":"allow""#),
+            "{}",
+            replies[0]
+        );
+        assert!(p.replies().is_empty());
+        assert_eq!(p.waiting_for_user(), None);
+        // Our answer comes back through the relay's log and is not shown either.
+        assert_eq!(p.parse(&replies[0]), vec![]);
+
+        // A question: held, the task asks, a prompt line becomes the answer.
+        let q =
+            serde_json::json!({"questions": [{"question": "Which?", "options": [{"label": "A"}]}]});
+        p.parse(&can_use_tool("r2", "AskUserQuestion", q));
+        assert!(p.replies().is_empty());
+        assert_eq!(p.waiting_for_user(), Some(TaskState::Asking));
+        assert_eq!(p.answer(&super::super::encode_interrupt()), None);
+        let prompt = caic_api::Prompt {
+            text: "A".into(),
+            images: vec![],
+        };
+        let answer = p.answer(&super::super::encode_prompt(&prompt)).unwrap();
+        assert_eq!(answer.len(), 1);
+        assert_eq!(p.waiting_for_user(), None, "the answer is on its way");
+        assert_eq!(p.answer(&super::super::encode_prompt(&prompt)), None);
+        // Back from the relay: the user's words, in the history.
+        assert_eq!(
+            p.parse(&answer[0]),
+            vec![EventData::UserInput {
+                text: "A".into(),
+                images: 0
+            }]
+        );
+        assert_eq!(p.answer(&super::super::encode_prompt(&prompt)), None);
+    }
+
+    #[test]
+    fn a_parser_rebuilt_from_a_log_knows_what_is_still_open() {
+        let plan = can_use_tool("p1", "ExitPlanMode", serde_json::json!({"plan": "# Plan"}));
+        let bash = can_use_tool("r1", "Bash", serde_json::json!({}));
+        // The log: a plan waiting, and a tool request caic had not answered yet.
+        let mut p = ClaudeParser::new();
+        p.parse(&plan);
+        p.parse(&bash);
+        assert_eq!(p.waiting_for_user(), Some(TaskState::HasPlan));
+        let replies = p.replies();
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert!(replies[0].contains(r#""request_id":"r1""#));
+        // Once the answers are in the log, nothing is open.
+        let mut p2 = ClaudeParser::new();
+        p2.parse(&plan);
+        p2.parse(&bash);
+        p2.parse(&replies[0]);
+        let answer = p
+            .answer(&super::super::encode_prompt(&caic_api::Prompt {
+                text: "ok".into(),
+                images: vec![],
+            }))
+            .unwrap();
+        p2.parse(&answer[0]);
+        assert!(p2.replies().is_empty());
+        assert_eq!(p2.waiting_for_user(), None);
+    }
+
+    #[test]
+    fn cancelled_requests_and_ended_turns_wait_no_more() {
+        let mut p = ClaudeParser::new();
+        let q = serde_json::json!({"questions": []});
+        p.parse(&can_use_tool("r1", "AskUserQuestion", q.clone()));
+        p.parse(r#"{"type":"control_cancel_request","request_id":"r1"}"#);
+        assert_eq!(p.waiting_for_user(), None);
+        p.parse(&can_use_tool("r2", "AskUserQuestion", q));
+        p.parse(r#"{"type":"result","subtype":"error_during_execution","is_error":true}"#);
+        assert_eq!(p.waiting_for_user(), None);
+    }
+
+    #[test]
+    fn other_cli_requests_are_shown_and_refused() {
+        let mut p = ClaudeParser::new();
+        let got = p.parse(
+            r#"{"type":"control_request","request_id":"h1","request":{"subtype":"hook_callback","callback_id":"c"}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![EventData::System {
+                subtype: "control_request".into(),
+                detail: Some("hook_callback".into())
+            }]
+        );
+        let replies = p.replies();
+        assert!(replies[0].contains(r#""subtype":"error""#), "{replies:?}");
     }
 
     #[test]

@@ -187,6 +187,8 @@ pub struct StreamEvent {
 /// `control_request`: caic's (interrupt, ...) or the CLI's (can_use_tool, ...).
 #[derive(Debug, Deserialize)]
 pub struct ControlRequest {
+    #[serde(default)]
+    pub request_id: Option<String>,
     pub request: ControlRequestBody,
 }
 
@@ -198,10 +200,14 @@ pub struct ControlRequestBody {
     pub tool_name: Option<String>,
 }
 
-/// `control_response`: the answer to a control request.
+/// `control_response`: the answer to a control request (the CLI's to caic's, or caic's
+/// to the CLI's, echoed by the relay; caic's answers to held requests carry the user's
+/// text in `caic_answer`).
 #[derive(Debug, Deserialize)]
 pub struct ControlResponse {
     pub response: ControlResponseBody,
+    #[serde(default)]
+    pub caic_answer: Option<String>,
 }
 
 /// The payload of a control response.
@@ -209,7 +215,16 @@ pub struct ControlResponse {
 pub struct ControlResponseBody {
     pub subtype: String,
     #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
     pub error: Option<String>,
+}
+
+/// `control_cancel_request`: the sender of a request stopped waiting for its answer.
+#[derive(Debug, Deserialize)]
+pub struct ControlCancel {
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// `caic_diff_stat`: written into the stream by caic's relay, not by Claude Code.
