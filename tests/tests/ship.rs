@@ -395,7 +395,8 @@ fn rsa_pair(dir: &std::path::Path) -> (std::path::PathBuf, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refused() -> Result<()> {
+async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refused() -> Result<()>
+{
     // GitHub accepts only the installation token the app exchange issues.
     let (api, gh) = mock::github("ghs_installation99token0001").await;
     let world = World::new();
@@ -451,5 +452,42 @@ async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refu
         "{pulls:?}"
     );
     assert!(pulls.len() >= 3, "{pulls:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn harnesses_say_which_credentials_reach_the_agent() -> Result<()> {
+    let world = World::new();
+    world.write_config("[harness.codex.env]\nOPENAI_API_KEY = \"sk-test-0042\"\n");
+    let caic = Caic::start_with_env(
+        &world,
+        "127.0.0.1:0",
+        &[
+            ("ANTHROPIC_API_KEY", None),
+            ("CLAUDE_CODE_OAUTH_TOKEN", None),
+            ("GEMINI_API_KEY", Some("gemini-test-0042")),
+        ],
+    )
+    .await?;
+    let (status, v) = caic.get("/api/v1/server/harnesses").await?;
+    assert_eq!(status, 200, "{v}");
+    let by = |name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}: {v}"))
+    };
+    assert_eq!(by("codex")["credentialEnv"], json!(["OPENAI_API_KEY"]));
+    assert_eq!(by("codex")["credentialsConfigured"], true);
+    assert_eq!(by("gemini")["credentialsConfigured"], true);
+    assert_eq!(
+        by("claude")["credentialEnv"],
+        json!(["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"])
+    );
+    assert_eq!(by("claude")["credentialsConfigured"], false);
+    assert_eq!(by("fake")["credentialsConfigured"], true);
+    assert!(!v.to_string().contains("0042"), "a key leaked: {v}");
     Ok(())
 }

@@ -1,13 +1,11 @@
 // The web UI in a real browser (Debian's Chromium via playwright-core) against a real
 // `caic serve` with the fake harness and real containers.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import type { Browser, Page } from "playwright-core";
 import { Caic, World } from "./world";
 import { contains, count, hasText, visible } from "./expect";
+import { launch, shot } from "./browser";
 
-const artefacts = process.env.CAIC_TEST_ARTEFACTS ?? fileURLToPath(new URL("../test-artefacts", import.meta.url));
 const LONG = 300_000;
 const TURN = 90_000;
 
@@ -16,22 +14,9 @@ let caic: Caic;
 let browser: Browser;
 
 beforeAll(async () => {
-  mkdirSync(artefacts, { recursive: true });
   world = new World();
   caic = await Caic.start(world);
-  browser = await chromium.launch({
-    executablePath: process.env.CAIC_CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launch();
 });
 
 afterAll(async () => {
@@ -39,12 +24,6 @@ afterAll(async () => {
   await caic?.kill();
   world?.cleanup();
 });
-
-async function shot(page: Page, name: string) {
-  const path = `${artefacts}/${name}.png`;
-  await page.screenshot({ path, fullPage: false });
-  console.log(`screenshot: ${path}`);
-}
 
 const badge = (page: Page) => page.getByTestId("task-view").getByTestId("state").first();
 
@@ -57,12 +36,15 @@ test("create, follow, answer, follow up, diff, stop and purge a task", async () 
   await page.goto(caic.base);
   await expect.poll(() => page.getByTestId("conn").getAttribute("data-state")).toBe("up");
 
-  // The form: repo, branches, harness, model; a bad request shows the server's error.
-  await expect.poll(() => page.getByTestId("repo").inputValue()).toBe(world.repoId);
+  // The form: repos, branches, harness, model; a bad request shows the server's error
+  // under the repo it was for.
+  const repoItem = page.locator(`[data-testid=repo-item][data-repo="${world.repoId}"]`);
+  await expect.poll(() => repoItem.getByTestId("repo-check").isChecked()).toBe(true);
+  await expect(await page.getByTestId("repo-check").count()).toBe(2);
   await page.getByTestId("harness").selectOption("fake");
   await page.getByTestId("prompt").fill("   ");
   await page.getByTestId("prompt").press("Enter");
-  await contains(page.getByTestId("form-error"), "empty");
+  await contains(repoItem.getByTestId("repo-error"), "empty");
   await shot(page, "desktop-new-task-error");
 
   // Enter sends, Shift+Enter is a new line.
@@ -180,50 +162,4 @@ test("the SPA is served with the right caching and compression", async () => {
   const api404 = await fetch(`${caic.base}/api/v1/nope`);
   expect(api404.status).toBe(404);
   expect((await api404.json()).error.code).toBe("NOT_FOUND");
-});
-
-test("a task with 5,000 events renders and scrolls (measured, not asserted)", async () => {
-  const lines: string[] = [];
-  let seq = 0;
-  const usage = { inputTokens: 10, outputTokens: 5, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 };
-  const push = (e: Record<string, unknown>) => lines.push(`id: ${seq}\ndata: ${JSON.stringify({ seq: seq++, ts: 0, ...e })}\n\n`);
-  for (let i = 0; i < 1000; i++) {
-    push({ kind: "userInput", text: `prompt ${i}` });
-    push({ kind: "toolUse", toolUseId: `t${i}`, name: "Bash", input: { command: `echo ${i}` } });
-    push({ kind: "toolResult", toolUseId: `t${i}`, output: String(i), durationMs: 3 });
-    push({ kind: "text", text: `Answer **${i}** with \`code\` and a list:\n\n- one\n- two` });
-    push({ kind: "result", subtype: "success", isError: false, result: "", totalCostUsd: i / 100, durationMs: 900, numTurns: i + 1, usage });
-  }
-  const body = lines.join("") + "event: ready\ndata: {}\n\n";
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 820 } });
-  const page = await ctx.newPage();
-  await page.route("**/api/v1/tasks/perf/events", (r) =>
-    r.fulfill({ status: 200, headers: { "content-type": "text/event-stream" }, body }),
-  );
-  const t0 = Date.now();
-  await page.goto(`${caic.base}/tasks/perf`);
-  await count(page.getByTestId("turn"), 1000, { timeout: 60_000 });
-  const renderMs = Date.now() - t0;
-  const frames = await page.evaluate(async () => {
-    const el = document.querySelector(".scroll") as HTMLElement;
-    const times: number[] = [];
-    let last = performance.now();
-    const end = last + 2000;
-    el.scrollTop = 0;
-    await new Promise<void>((ok) => {
-      const step = (now: number) => {
-        times.push(now - last);
-        last = now;
-        el.scrollTop += 200;
-        if (now < end) requestAnimationFrame(step);
-        else ok();
-      };
-      requestAnimationFrame(step);
-    });
-    times.sort((a, b) => a - b);
-    return { frames: times.length, median: times[Math.floor(times.length / 2)], p95: times[Math.floor(times.length * 0.95)], max: times[times.length - 1] };
-  });
-  console.log(`5000 events: first render ${renderMs} ms; scrolling frame times ms ${JSON.stringify(frames)}`);
-  await visible(page.getByTestId("result").last());
-  await ctx.close();
 });

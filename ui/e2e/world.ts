@@ -1,5 +1,5 @@
 // A scratch world for the browser tests, like tests/tests/common/mod.rs: a repos root
-// with one git repo (and its bare origin), config and cache dirs, and a real
+// with two git repos (each with its bare origin), config and cache dirs, and a real
 // `caic serve` on loopback.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,29 +18,43 @@ export function caicBin(): string {
 
 const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" }).toString().trim();
 
-/** Temp dirs and a repo. */
+/** Makes a repo at `dir` with one commit on `main`, a bare origin, and `branches`. */
+function makeRepo(tmp: string, dir: string, readme: string, branches: string[]) {
+  const origin = join(tmp, `${dir.split("/").pop()}-origin.git`);
+  mkdirSync(dir, { recursive: true });
+  git(tmp, "init", "-q", "--bare", "-b", "main", origin);
+  git(dir, "init", "-q", "-b", "main");
+  git(dir, "config", "user.name", "Test User");
+  git(dir, "config", "user.email", "test@example.com");
+  writeFileSync(join(dir, "README.md"), readme);
+  git(dir, "add", ".");
+  git(dir, "commit", "-q", "-m", "initial");
+  git(dir, "remote", "add", "origin", origin);
+  git(dir, "push", "-q", "-u", "origin", "main");
+  git(dir, "remote", "set-head", "origin", "main");
+  for (const b of branches) git(dir, "branch", b);
+}
+
+/** Temp dirs and two repos: `repoId` (with a `feature-x` branch) and `repo2Id`. */
 export class World {
   readonly tmp = mkdtempSync(join(tmpdir(), "caic-e2e-"));
   readonly root = join(this.tmp, "src");
   readonly repoId = `web${this.tmp.slice(-6).replace(/[^a-z0-9]/gi, "").toLowerCase()}`;
   readonly repo = join(this.root, this.repoId);
+  /** A second repo, sorted after the first by name; its containers share the prefix. */
+  readonly repo2Id = `${this.repoId}-lib`;
+  readonly repo2 = join(this.root, this.repo2Id);
   readonly config = join(this.tmp, "config");
   readonly cache = join(this.tmp, "cache");
 
-  constructor() {
-    const origin = join(this.tmp, "origin.git");
-    mkdirSync(this.repo, { recursive: true });
-    git(this.tmp, "init", "-q", "--bare", "-b", "main", origin);
-    git(this.repo, "init", "-q", "-b", "main");
-    git(this.repo, "config", "user.name", "Test User");
-    git(this.repo, "config", "user.email", "test@example.com");
-    writeFileSync(join(this.repo, "README.md"), "# demo\n");
-    git(this.repo, "add", ".");
-    git(this.repo, "commit", "-q", "-m", "initial");
-    git(this.repo, "remote", "add", "origin", origin);
-    git(this.repo, "push", "-q", "-u", "origin", "main");
-    git(this.repo, "remote", "set-head", "origin", "main");
-    git(this.repo, "branch", "feature-x");
+  /** `configToml`, when given, is written as the server's config.toml. */
+  constructor(configToml?: string) {
+    makeRepo(this.tmp, this.repo, "# demo\n", ["feature-x"]);
+    makeRepo(this.tmp, this.repo2, "# library\n", []);
+    if (configToml) {
+      mkdirSync(this.config, { recursive: true, mode: 0o700 });
+      writeFileSync(join(this.config, "config.toml"), configToml, { mode: 0o600 });
+    }
   }
 
   /** Removes this world's containers and files. */
@@ -106,5 +120,52 @@ export class Caic {
   /** The end of its log, for failure messages. */
   tail(): string {
     return readFileSync(this.log, "utf8").split("\n").slice(-60).join("\n");
+  }
+}
+
+/** A task as `GET /api/v1/tasks/{id}` answers (the fields the tests read). */
+export type TaskInfo = { id: string; state: string; title: string; repo: string; createdAt: number };
+
+/** Starts a task with the fake harness through the API; returns its id. */
+export async function createTask(caic: Caic, repo: string, prompt: string): Promise<string> {
+  const r = await fetch(`${caic.base}/api/v1/tasks`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ repo, harness: "fake", prompt, images: [] }),
+  });
+  if (!r.ok) throw new Error(`create: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { id: string }).id;
+}
+
+/** The task `id`, from the API. */
+export async function getTask(caic: Caic, id: string): Promise<TaskInfo> {
+  const r = await fetch(`${caic.base}/api/v1/tasks/${id}`);
+  if (!r.ok) throw new Error(`get: ${r.status} ${await r.text()}`);
+  return (await r.json()) as TaskInfo;
+}
+
+/** How many events the task's stream replays before `ready`. */
+export async function countEvents(caic: Caic, id: string): Promise<number> {
+  const ac = new AbortController();
+  const r = await fetch(`${caic.base}/api/v1/tasks/${id}/events`, { signal: ac.signal });
+  const reader = r.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  let n = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return n;
+      buf += dec.decode(value, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (/^event: ready$/m.test(block)) return n;
+        if (/^data: /m.test(block)) n++;
+      }
+    }
+  } finally {
+    ac.abort();
   }
 }

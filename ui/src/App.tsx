@@ -1,25 +1,51 @@
 import { Match, onCleanup, onMount, Switch } from "solid-js";
-import { Sidebar } from "./components/Sidebar";
+import { Sidebar, sidebarOrder } from "./components/Sidebar";
 import { NewTask } from "./components/NewTask";
 import { TaskView } from "./components/TaskView";
 import { DiffView } from "./components/DiffView";
+import { DeniedPage, LoginPage, Splash } from "./components/Login";
 import { navigate, route } from "./lib/router";
-import { onTaskChange, startTaskList, tasks } from "./lib/store";
+import { onTaskChange, startTaskList, stopTaskList, tasks } from "./lib/store";
 import { needsAttention } from "./lib/states";
+import { auth, bootAuth } from "./lib/auth";
 
-/** The whole app: task list beside the current page. */
+/** The app: the login gate, then the task list beside the current page. */
 export function App() {
+  void bootAuth();
+  return (
+    <Switch>
+      <Match when={auth().kind === "open" || auth().kind === "in"}>
+        <Workspace />
+      </Match>
+      <Match when={auth().kind === "login"}>
+        <LoginPage />
+      </Match>
+      <Match when={auth().kind === "denied"}>
+        <DeniedPage />
+      </Match>
+      <Match when={auth().kind === "loading"}>
+        <Splash />
+      </Match>
+    </Switch>
+  );
+}
+
+/** Everything a person with access sees. */
+function Workspace() {
   startTaskList();
+  onCleanup(stopTaskList);
   // Tell the person when a task that was working now needs them, if they look away.
-  onTaskChange((prev, t) => {
-    if (prev !== "running" || !needsAttention(t.state) || !document.hidden) return;
-    if (!("Notification" in window) || Notification.permission !== "granted") return;
-    const n = new Notification(`caic: ${t.title}`, { body: t.state.replace("_", " "), tag: t.id });
-    n.onclick = () => {
-      window.focus();
-      navigate(`/tasks/${t.id}`);
-    };
-  });
+  onCleanup(
+    onTaskChange((prev, t) => {
+      if (prev !== "running" || !needsAttention(t.state) || !document.hidden) return;
+      if (!("Notification" in window) || Notification.permission !== "granted") return;
+      const n = new Notification(`caic: ${t.title}`, { body: t.state.replace("_", " "), tag: t.id });
+      n.onclick = () => {
+        window.focus();
+        navigate(`/tasks/${t.id}`);
+      };
+    }),
+  );
   onMount(() => {
     const key = (e: KeyboardEvent) => {
       const target = e.target as HTMLElement | null;
@@ -32,7 +58,7 @@ export function App() {
         return;
       }
       if (typing || (e.key !== "ArrowUp" && e.key !== "ArrowDown") || e.altKey || e.ctrlKey || e.metaKey) return;
-      const list = [...tasks()].reverse();
+      const list = sidebarOrder(tasks());
       if (!list.length) return;
       const i = r.page === "home" ? -1 : list.findIndex((t) => t.id === r.id);
       const j = e.key === "ArrowDown" ? Math.min(list.length - 1, i + 1) : Math.max(0, i - 1);

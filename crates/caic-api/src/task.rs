@@ -27,6 +27,7 @@ pub struct CreateTaskReq {
     pub images: Vec<ImageData>,
     /// Pass a forge token to the agent at each session start (env only; S17).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<bool>"))]
     pub inject_token: bool,
 }
 
@@ -280,6 +281,14 @@ pub struct HarnessInfo {
     pub supports_images: bool,
     /// Context window in tokens.
     pub context_window: u64,
+    /// Environment variables that carry the agent's credentials (any one is enough).
+    /// caic passes them to the agent process over SSH at each session start, from
+    /// `[harness.<name>.env]` or caic's own environment; never in the image or labels.
+    #[serde(default)]
+    pub credential_env: Vec<String>,
+    /// Whether one of `credential_env` is configured (true when none is needed).
+    #[serde(default)]
+    pub credentials_configured: bool,
 }
 
 /// One message on the task-list stream `GET /api/v1/server/tasks/events`.

@@ -233,7 +233,19 @@ impl Engine {
 
     /// Harnesses a task can use, sorted by name.
     pub fn harnesses(&self) -> Vec<HarnessInfo> {
-        let mut v: Vec<HarnessInfo> = caic_harness::all().iter().map(|h| h.info()).collect();
+        let mut v: Vec<HarnessInfo> = caic_harness::all()
+            .iter()
+            .map(|h| {
+                let mut info = h.info();
+                let env = self.harness_env(&info.name);
+                info.credentials_configured = info.credential_env.is_empty()
+                    || info
+                        .credential_env
+                        .iter()
+                        .any(|name| env.iter().any(|(k, v)| k == name && !v.trim().is_empty()));
+                info
+            })
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }

@@ -7,16 +7,16 @@ mod backend;
 pub mod engine;
 pub mod error;
 mod lifecycle;
-mod publish;
 pub mod log;
+mod publish;
 pub(crate) mod reload;
 mod session;
 pub mod ship;
 pub mod task;
 
 pub use backend::BackendConfig;
+/// The forge family, and a forge secret (re-exported for servers wiring credentials).
+pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};
-/// The forge family, and a forge secret (re-exported for servers wiring credentials).
-pub use caic_forge::{ForgeKind, Secret as ForgeSecret};

@@ -94,7 +94,12 @@ impl Engine {
                     found = Some((forge, p));
                     break;
                 }
-                Err(e @ caic_forge::Error::Status { status: 401 | 403 | 404, .. }) => {
+                Err(
+                    e @ caic_forge::Error::Status {
+                        status: 401 | 403 | 404,
+                        ..
+                    },
+                ) => {
                     last_err = Some(e);
                 }
                 Err(e) => {

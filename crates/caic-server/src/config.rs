@@ -282,6 +282,25 @@ impl Config {
                     self.forge.merge_on_green = parse_bool(&value)
                         .ok_or_else(|| bad(format!("expected true or false, got {value:?}")))?
                 }
+                // Agent credentials from caic's own environment, for the harness that
+                // reads them (a `[harness.<name>.env]` entry of the same name loses).
+                "ANTHROPIC_API_KEY"
+                | "CLAUDE_CODE_OAUTH_TOKEN"
+                | "OPENAI_API_KEY"
+                | "GEMINI_API_KEY" => {
+                    if let Some(v) = non_empty(value) {
+                        let harness = match name.as_str() {
+                            "OPENAI_API_KEY" => "codex",
+                            "GEMINI_API_KEY" => "gemini",
+                            _ => "claude",
+                        };
+                        self.harness
+                            .entry(harness.to_string())
+                            .or_default()
+                            .env
+                            .insert(name.clone(), v);
+                    }
+                }
                 "CAIC_CPUS" => {
                     self.container.cpus = Some(
                         value
@@ -522,5 +541,51 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("CAIC_SUDO"));
+    }
+}
+
+#[cfg(test)]
+mod forge_and_agent_env_tests {
+    use super::*;
+
+    #[test]
+    fn agent_keys_and_forge_settings_from_env() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "[harness.gemini.env]\nGEMINI_API_KEY = \"from-file\"\n[forge]\nci_poll_secs = 5\n",
+        )
+        .unwrap();
+        let env: Vec<(String, String)> = [
+            ("ANTHROPIC_API_KEY", "sk-ant-from-env"),
+            ("OPENAI_API_KEY", "sk-openai-from-env"),
+            ("GEMINI_API_KEY", ""),
+            ("GITLAB_TOKEN", "glpat-env"),
+            ("CAIC_MERGE_ON_GREEN", "yes"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = Config::load(tmp.path(), env).unwrap();
+        assert_eq!(
+            cfg.harness["claude"].env["ANTHROPIC_API_KEY"],
+            "sk-ant-from-env"
+        );
+        assert_eq!(
+            cfg.harness["codex"].env["OPENAI_API_KEY"],
+            "sk-openai-from-env"
+        );
+        // An empty variable does not wipe the file's value.
+        assert_eq!(cfg.harness["gemini"].env["GEMINI_API_KEY"], "from-file");
+        assert_eq!(cfg.forge.gitlab_token.unwrap().expose(), "glpat-env");
+        assert_eq!(cfg.forge.ci_poll_secs, 5);
+        assert!(cfg.forge.merge_on_green);
+        assert!(cfg.forge.ci_autofix);
+        let bad = Config::load(
+            tmp.path(),
+            vec![("CAIC_CI_POLL_SECS".to_string(), "soon".to_string())],
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("CAIC_CI_POLL_SECS"), "{bad}");
     }
 }

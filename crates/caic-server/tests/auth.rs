@@ -107,6 +107,32 @@ async fn s05_user_not_allowed_gets_403_and_no_session() {
     env.server.stop().await;
 }
 
+#[tokio::test]
+async fn s05_refused_browser_is_sent_back_to_the_ui_without_a_session() {
+    let env = Env::start(|_| {}).await;
+    env.github.log_in_as(666, "mallory");
+    let b = env
+        .browser()
+        .with_header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    let pages = b.login("github").await;
+    let last = pages
+        .iter()
+        .find(|p| {
+            p.status == StatusCode::FOUND
+                && p.location
+                    .as_deref()
+                    .is_some_and(|l| l.contains("refused="))
+        })
+        .unwrap_or_else(|| panic!("{pages:#?}"));
+    assert_eq!(last.location.as_deref(), Some("/?refused=mallory"));
+    assert!(b.cookie("caic_session").is_none());
+    assert_eq!(
+        b.get("/api/v1/tasks").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    env.server.stop().await;
+}
+
 /// Start and the forge's redirect, stopping before caic's callback.
 async fn until_callback(b: &Browser, env: &Env) -> String {
     let start = b.get("/api/v1/auth/github/start").await;

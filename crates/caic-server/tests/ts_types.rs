@@ -45,6 +45,10 @@ fn generate() -> String {
     decl::<StatusResp>(&cfg, &mut out);
     decl::<DiffResp>(&cfg, &mut out);
     decl::<StartupTimings>(&cfg, &mut out);
+    decl::<PullInfo>(&cfg, &mut out);
+    decl::<CiState>(&cfg, &mut out);
+    decl::<CiCheck>(&cfg, &mut out);
+    decl::<CiInfo>(&cfg, &mut out);
     decl::<Task>(&cfg, &mut out);
     decl::<Repo>(&cfg, &mut out);
     decl::<BranchesResp>(&cfg, &mut out);

@@ -10,6 +10,7 @@ import type {
   Repo,
   StatusResp,
 } from "./types";
+import { sessionLost } from "../lib/auth";
 
 /** A failed API call, with the server's message. */
 export class RequestError extends Error {
@@ -36,6 +37,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     json = undefined;
   }
   if (!r.ok) {
+    if (r.status === 401) sessionLost();
     const err = json as ApiError | undefined;
     throw new RequestError(r.status, err, err?.error?.message ?? `${r.status} ${r.statusText}`);
   }

@@ -1,5 +1,7 @@
 // Server-sent event streams that reconnect by themselves (with backoff), so a server
-// restart or a dropped network only shows as a red indicator for a while.
+// restart or a dropped network only shows as a red indicator for a while. A stream
+// refused for want of a session sends the person to the login page.
+import { checkSession } from "../lib/auth";
 
 /** Handlers of one stream. */
 export type StreamHandlers = {
@@ -39,6 +41,8 @@ export function openStream(url: string, h: StreamHandlers): () => void {
       // cleanly after a server restart and gives up on some errors.
       s.close();
       if (es !== s || closed) return;
+      // EventSource does not say why it failed: a lost session is one reason.
+      void checkSession();
       if (h.shouldReconnect && !h.shouldReconnect()) return;
       h.onStatus?.(false);
       timer = setTimeout(connect, delay);

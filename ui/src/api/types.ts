@@ -612,7 +612,7 @@ images: Array<ImageData>,
 /**
  * Pass a forge token to the agent at each session start (env only; S17).
  */
-injectToken: boolean, };
+injectToken?: boolean, };
 
 /**
  * Answer to a task creation: the task is recorded and starts in the background.
@@ -699,6 +699,70 @@ promptMs?: number,
  * First line of agent output received.
  */
 firstOutputMs?: number, };
+
+/**
+ * A pull request (GitHub) or merge request (GitLab) for a task's branch.
+ */
+export type PullInfo = { 
+/**
+ * `github` or `gitlab`.
+ */
+forge: string, 
+/**
+ * The number people see: PR number or MR iid.
+ */
+number: number, 
+/**
+ * Its web page.
+ */
+url: string, };
+
+/**
+ * Where a commit's CI stands as a whole.
+ */
+export type CiState = "pending" | "passed" | "failed";
+
+/**
+ * Where one check stands: `pending`, `passed`, `failed` or `skipped`.
+ */
+export type CiCheck = { 
+/**
+ * Its name as the forge shows it.
+ */
+name: string, 
+/**
+ * `pending`, `passed`, `failed` or `skipped`.
+ */
+state: string, 
+/**
+ * Its web page, when known.
+ */
+url?: string, };
+
+/**
+ * The CI status of the last commit caic pushed for a task.
+ */
+export type CiInfo = { 
+/**
+ * The commit the checks ran on.
+ */
+sha: string, 
+/**
+ * The verdict so far.
+ */
+state: CiState, 
+/**
+ * Checks finished.
+ */
+done: number, 
+/**
+ * All checks.
+ */
+total: number, 
+/**
+ * One entry per check.
+ */
+checks: Array<CiCheck>, };
 
 /**
  * A task as the API shows it.
@@ -858,7 +922,17 @@ supportsImages: boolean,
 /**
  * Context window in tokens.
  */
-contextWindow: number, };
+contextWindow: number, 
+/**
+ * Environment variables that carry the agent's credentials (any one is enough).
+ * caic passes them to the agent process over SSH at each session start, from
+ * `[harness.<name>.env]` or caic's own environment; never in the image or labels.
+ */
+credentialEnv: Array<string>, 
+/**
+ * Whether one of `credential_env` is configured (true when none is needed).
+ */
+credentialsConfigured: boolean, };
 
 /**
  * One message on the task-list stream `GET /api/v1/server/tasks/events`.

@@ -1,6 +1,7 @@
-import { createSignal, For, Index, Match, Show, Switch } from "solid-js";
+import { createMemo, createSignal, For, Index, Match, Show, Switch } from "solid-js";
+import type { TodoItem } from "../api/types";
 import type { Item, Turn } from "../lib/turns";
-import { promptOf, toolSummary } from "../lib/turns";
+import { promptOf, toolSummary, windowOf } from "../lib/turns";
 import { renderMarkdown } from "../lib/markdown";
 import { cost, diffSummary, duration } from "../lib/format";
 
@@ -27,19 +28,29 @@ function pretty(v: unknown): string {
 function ToolCard(props: { item: Extract<Item, { type: "tool" }> }) {
   const it = () => props.item;
   const failed = () => !!it().result?.error;
+  // The input and output are only put in the page once opened: a long task has
+  // thousands of these.
+  const [open, setOpen] = createSignal(false);
   return (
-    <details class="tool" classList={{ failed: failed(), pending: !it().result }} data-testid="tool">
+    <details
+      class="tool"
+      classList={{ failed: failed(), pending: !it().result }}
+      data-testid="tool"
+      onToggle={(e) => setOpen(e.currentTarget.open)}
+    >
       <summary>
         <span class="tool-line">{toolSummary(it().name, it().input)}</span>
         <span class="muted">
           {it().result ? (it().result!.durationMs != null ? duration(it().result!.durationMs!) : "done") : "running…"}
         </span>
       </summary>
-      <Show when={it().input != null}>
-        <pre class="io">{pretty(it().input)}</pre>
-      </Show>
-      <Show when={it().result}>
-        <pre class="io out" data-testid="tool-output">{it().result!.error ?? it().result!.output}</pre>
+      <Show when={open()}>
+        <Show when={it().input != null}>
+          <pre class="io">{pretty(it().input)}</pre>
+        </Show>
+        <Show when={it().result}>
+          <pre class="io out" data-testid="tool-output">{it().result!.error ?? it().result!.output}</pre>
+        </Show>
       </Show>
     </details>
   );
@@ -106,8 +117,12 @@ function AskCard(props: { item: Extract<Item, { type: "ask" }>; actions: Actions
           data-testid="ask-send"
           disabled={!answer().trim() || !props.actions.canInput()}
           onClick={async () => {
-            await props.actions.send(answer());
-            setSent(true);
+            try {
+              await props.actions.send(answer());
+              setSent(true);
+            } catch {
+              /* the task view shows the error */
+            }
           }}
         >
           Send answer
@@ -124,19 +139,52 @@ function PlanCard(props: { item: Extract<Item, { type: "plan" }>; actions: Actio
       <Markdown text={props.item.plan} />
       <Show when={props.last && props.actions.canInput()}>
         <div class="actions">
-          <button class="primary small" onClick={() => props.actions.send("Go ahead with the plan.")}>
+          <button
+            class="primary small"
+            data-testid="plan-execute"
+            onClick={() => void props.actions.send("Go ahead with the plan.").catch(() => {})}
+          >
             Execute plan
           </button>
           <Show when={props.actions.canRestart()}>
             <button
               class="small"
-              onClick={() => props.actions.restart(`Execute this plan:\n\n${props.item.plan}`)}
+              data-testid="plan-clear-execute"
+              title="Start a fresh session whose first message is this plan"
+              onClick={() => void props.actions.restart(`Execute this plan:\n\n${props.item.plan}`).catch(() => {})}
             >
               Clear and execute plan
             </button>
           </Show>
         </div>
       </Show>
+    </div>
+  );
+}
+
+function TodoCard(props: { todos: TodoItem[] }) {
+  const done = () => props.todos.filter((t) => t.status === "completed").length;
+  return (
+    <div class="card todo" data-testid="todo">
+      <div class="card-title">
+        <span>Todo</span>
+        <span class="muted" data-testid="todo-progress">
+          {done()}/{props.todos.length}
+        </span>
+        <progress max={props.todos.length || 1} value={done()} />
+      </div>
+      <ul>
+        <For each={props.todos}>
+          {(t) => (
+            <li class={`todo-${t.status}`} data-testid="todo-item" data-status={t.status}>
+              <span class="todo-mark" aria-hidden="true">
+                {t.status === "completed" ? "✓" : t.status === "in_progress" ? "▸" : "○"}
+              </span>
+              <span>{t.status === "in_progress" && t.activeForm ? t.activeForm : t.content}</span>
+            </li>
+          )}
+        </For>
+      </ul>
     </div>
   );
 }
@@ -193,24 +241,8 @@ function ItemView(props: { item: Item; actions: Actions; last: boolean }) {
       <Match when={props.item.type === "plan" && props.item}>
         {(it) => <PlanCard item={it()} actions={props.actions} last={props.last} />}
       </Match>
-      <Match when={props.item.type === "todo" && props.item}>
-        {(it) => (
-          <div class="card todo">
-            <div class="card-title">
-              Todo {it().todos.filter((t) => t.status === "completed").length}/{it().todos.length}
-            </div>
-            <ul>
-              <For each={it().todos}>
-                {(t) => (
-                  <li class={`todo-${t.status}`}>
-                    {t.status === "completed" ? "✓" : t.status === "in_progress" ? "▸" : "○"}{" "}
-                    {t.status === "in_progress" && t.activeForm ? t.activeForm : t.content}
-                  </li>
-                )}
-              </For>
-            </ul>
-          </div>
-        )}
+      <Match when={props.item.type === "todo" && !props.item.superseded && props.item}>
+        {(it) => <TodoCard todos={it().todos} />}
       </Match>
       <Match when={props.item.type === "result" && props.item}>{(it) => <ResultCard item={it()} />}</Match>
       <Match when={props.item.type === "system" && props.item}>
@@ -232,6 +264,9 @@ function ItemView(props: { item: Item; actions: Actions; last: boolean }) {
 
 function TurnView(props: { turn: Turn; collapsed: boolean; last: boolean; actions: Actions }) {
   const [open, setOpen] = createSignal(false);
+  // A turn with thousands of steps shows its latest ones; the rest on request.
+  const [all, setAll] = createSignal(false);
+  const win = createMemo(() => windowOf(props.turn.items, all()));
   const summary = () => {
     const t = props.turn;
     const p = promptOf(t) ?? "(start)";
@@ -255,10 +290,16 @@ function TurnView(props: { turn: Turn; collapsed: boolean; last: boolean; action
             ▾ {summary()}
           </button>
         </Show>
-        <Index each={props.turn.items}>
-          {(item) => (
-            <ItemView item={item()} actions={props.actions} last={props.last} />
-          )}
+        <Index each={win().head}>
+          {(item) => <ItemView item={item()} actions={props.actions} last={props.last} />}
+        </Index>
+        <Show when={win().hidden > 0}>
+          <button class="turn-summary earlier" data-testid="show-earlier" onClick={() => setAll(true)}>
+            ▸ {win().hidden.toLocaleString("en")} earlier steps
+          </button>
+        </Show>
+        <Index each={win().tail}>
+          {(item) => <ItemView item={item()} actions={props.actions} last={props.last} />}
         </Index>
       </Show>
     </section>

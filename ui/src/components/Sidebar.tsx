@@ -5,6 +5,7 @@ import { navigate, route } from "../lib/router";
 import { cost, diffSummary, duration, tokens } from "../lib/format";
 import { isDormant } from "../lib/states";
 import { now } from "../lib/clock";
+import { UserMenu } from "./Login";
 
 /** A task's state as a coloured badge. */
 export function StateBadge(props: { state: Task["state"]; since?: number }) {
@@ -74,23 +75,32 @@ function TaskRow(props: { task: Task }) {
   );
 }
 
+/** The sidebar's groups: active tasks by repo (newest first), then stopped, then purged. */
+export function groupTasks(list: readonly Task[]) {
+  const active = new Map<string, Task[]>();
+  const stopped: Task[] = [];
+  const purged: Task[] = [];
+  for (const t of [...list].reverse()) {
+    if (t.state === "purged") purged.push(t);
+    else if (isDormant(t.state)) stopped.push(t);
+    else {
+      const g = active.get(t.repo) ?? [];
+      g.push(t);
+      active.set(t.repo, g);
+    }
+  }
+  return { active: [...active.entries()], stopped, purged };
+}
+
+/** Every task in the order the sidebar shows them (for up/down). */
+export function sidebarOrder(list: readonly Task[]): Task[] {
+  const g = groupTasks(list);
+  return [...g.active.flatMap(([, l]) => l), ...g.stopped, ...g.purged];
+}
+
 /** The task list, grouped by repo, live from the task-list stream. */
 export function Sidebar() {
-  const groups = createMemo(() => {
-    const active = new Map<string, Task[]>();
-    const stopped: Task[] = [];
-    const purged: Task[] = [];
-    for (const t of [...tasks()].reverse()) {
-      if (t.state === "purged") purged.push(t);
-      else if (isDormant(t.state)) stopped.push(t);
-      else {
-        const g = active.get(t.repo) ?? [];
-        g.push(t);
-        active.set(t.repo, g);
-      }
-    }
-    return { active: [...active.entries()], stopped, purged };
-  });
+  const groups = createMemo(() => groupTasks(tasks()));
   return (
     <nav class="sidebar">
       <header class="bar">
@@ -114,6 +124,7 @@ export function Sidebar() {
         <button class="primary small" data-testid="new-task" onClick={() => navigate("/")}>
           New task
         </button>
+        <UserMenu />
       </header>
       <Show when={loaded() && tasks().length === 0}>
         <p class="muted pad">No tasks yet.</p>

@@ -1,9 +1,11 @@
-import { createEffect, createMemo, createSignal, on, onCleanup, Show } from "solid-js";
-import type { Action, Event, Task } from "../api/types";
+import { createEffect, createMemo, createResource, createSignal, on, onCleanup, Show } from "solid-js";
+import type { Action, Event, ImageData, Task } from "../api/types";
 import { api, RequestError } from "../api/client";
 import { openStream } from "../api/stream";
 import { EventLog } from "../lib/replay";
-import { groupTurns } from "../lib/turns";
+import { TurnGrouper } from "../lib/turns";
+import { harnessList } from "../lib/harnesses";
+import { AttachButton, createAttachments, Thumbs } from "./Images";
 import { allows } from "../lib/states";
 import { cost, diffSummary, tokens } from "../lib/format";
 import { navigate } from "../lib/router";
@@ -20,11 +22,23 @@ function useEvents(id: () => string, task: () => Task | undefined) {
       const log = new EventLog();
       setEvents([]);
       let ended = false;
+      // Live events come in bursts (a busy agent sends hundreds a second): show them at
+      // most once per frame.
+      let frame = 0;
+      const show = () => {
+        if (!frame) {
+          frame = requestAnimationFrame(() => {
+            frame = 0;
+            setEvents(log.events);
+          });
+        }
+      };
+      onCleanup(() => cancelAnimationFrame(frame));
       const close = openStream(`/api/v1/tasks/${encodeURIComponent(tid)}/events`, {
         onConnecting: () => log.connect(),
         onStatus: setUp,
         onMessage(data) {
-          if (log.push(JSON.parse(data) as Event)) setEvents(log.events);
+          if (log.push(JSON.parse(data) as Event)) show();
         },
         onNamed: {
           ready() {
@@ -49,7 +63,14 @@ function useEvents(id: () => string, task: () => Task | undefined) {
 export function TaskView(props: { id: string }) {
   const task = createMemo(() => tasks().find((t) => t.id === props.id));
   const { events } = useEvents(() => props.id, task);
-  const turns = createMemo(() => groupTurns(events()));
+  const grouper = new TurnGrouper();
+  const turns = createMemo(() => grouper.update(events()));
+  const [harnesses] = createResource(harnessList);
+  const supportsImages = () => {
+    const t = task();
+    return !!t && !!harnesses()?.find((h) => h.name === t.harness)?.supportsImages;
+  };
+  const att = createAttachments(supportsImages);
   const [text, setText] = createSignal("");
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
@@ -78,12 +99,14 @@ export function TaskView(props: { id: string }) {
     canInput: () => can("input"),
     canRestart: () => can("restart"),
   };
+  const sendable = () => !!text().trim() || att.images().length > 0;
   const send = async () => {
-    const t = text().trim();
-    if (!t || busy()) return;
+    if (!sendable() || busy()) return;
+    const images: ImageData[] = att.images();
     try {
-      await actions.send(t);
+      await act(() => api.input(props.id, { text: text().trim(), images }));
       setText("");
+      att.clear();
     } catch {
       /* shown */
     }
@@ -218,27 +241,39 @@ export function TaskView(props: { id: string }) {
       <Show when={can("input")}>
         <form
           class="composer"
+          classList={{ dragging: att.dragging() }}
+          data-testid="composer"
           onSubmit={(e) => {
             e.preventDefault();
             void send();
           }}
+          {...att.dropZone}
         >
-          <textarea
-            data-testid="input"
-            rows={2}
-            placeholder="Message the agent. Enter sends, Shift+Enter for a new line."
-            value={text()}
-            onInput={(e) => setText(e.currentTarget.value)}
-            onKeyDown={(e) => {
-              if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-                e.preventDefault();
-                void send();
-              }
-            }}
-          />
-          <button class="primary" type="submit" data-testid="send" disabled={busy() || !text().trim()}>
-            Send
-          </button>
+          <Thumbs a={att} />
+          <div class="composer-row">
+            <textarea
+              data-testid="input"
+              rows={2}
+              placeholder="Message the agent. Enter sends, Shift+Enter for a new line."
+              value={text()}
+              onInput={(e) => setText(e.currentTarget.value)}
+              onPaste={att.onPaste}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+                  e.preventDefault();
+                  void send();
+                }
+              }}
+            />
+            <div class="composer-actions">
+              <Show when={supportsImages()}>
+                <AttachButton a={att} testid="input-attach" label="Image" />
+              </Show>
+              <button class="primary" type="submit" data-testid="send" disabled={busy() || !sendable()}>
+                Send
+              </button>
+            </div>
+          </div>
         </form>
       </Show>
     </div>

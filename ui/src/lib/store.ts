@@ -45,18 +45,21 @@ export const tasks = () => state.tasks;
 /** Whether the task-list stream is up. */
 export { connected, loaded };
 
-/** Calls `f` on every task change (for notifications). */
-export function onTaskChange(f: (prevState: TaskState | undefined, next: Task) => void) {
+/** Calls `f` on every task change (for notifications); returns the unsubscriber. */
+export function onTaskChange(f: (prevState: TaskState | undefined, next: Task) => void): () => void {
   listeners.push(f);
+  return () => {
+    const i = listeners.indexOf(f);
+    if (i >= 0) listeners.splice(i, 1);
+  };
 }
 
-let started = false;
+let close: (() => void) | undefined;
 
-/** Opens the task-list stream (once). */
+/** Opens the task-list stream (once, until `stopTaskList`). */
 export function startTaskList() {
-  if (started) return;
-  started = true;
-  openStream("/api/v1/server/tasks/events", {
+  if (close) return;
+  close = openStream("/api/v1/server/tasks/events", {
     onStatus: setConnected,
     onMessage(data) {
       const ev = JSON.parse(data) as TaskListEvent;
@@ -73,4 +76,13 @@ export function startTaskList() {
       }
     },
   });
+}
+
+/** Closes the task-list stream and forgets the tasks (signed out). */
+export function stopTaskList() {
+  close?.();
+  close = undefined;
+  setState("tasks", []);
+  setLoaded(false);
+  setConnected(false);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Event } from "../api/types";
-import { groupTurns, toolSummary } from "./turns";
+import { groupTurns, toolSummary, TurnGrouper, windowOf } from "./turns";
 
 let seq = 0;
 const ev = (e: Record<string, unknown>): Event => ({ seq: seq++, ts: 0, ...e }) as Event;
@@ -84,6 +84,81 @@ describe("groupTurns", () => {
     ]);
     expect(turns[0].items[1]).toMatchObject({ type: "plan", plan: "# Plan" });
     expect(turns[0].tools).toBe(0);
+  });
+
+  it("shows the latest todo list of a turn and hides TodoWrite's own results", () => {
+    seq = 0;
+    const todos = (s: string[]) => s.map((status, i) => ({ content: `step ${i}`, status, activeForm: `doing ${i}` }));
+    const turns = groupTurns([
+      ev({ kind: "userInput", text: "go" }),
+      ev({ kind: "todo", toolUseId: "a", todos: todos(["in_progress", "pending"]) }),
+      ev({ kind: "toolResult", toolUseId: "a", output: "Todos have been modified successfully." }),
+      ev({ kind: "toolUse", toolUseId: "b", name: "Bash", input: { command: "ls" } }),
+      ev({ kind: "toolResult", toolUseId: "b", output: "x" }),
+      ev({ kind: "todo", toolUseId: "c", todos: todos(["completed", "in_progress"]) }),
+      ev({ kind: "toolResult", toolUseId: "c", output: "Todos have been modified successfully." }),
+    ]);
+    const items = turns[0].items;
+    expect(items.map((i) => i.type)).toEqual(["user", "todo", "tool", "todo"]);
+    expect(items[1]).toMatchObject({ superseded: true });
+    expect(items[3]).toMatchObject({ superseded: false, todos: todos(["completed", "in_progress"]) });
+    expect(turns[0].tools).toBe(1);
+  });
+
+  it("keeps untouched turns and items identical across updates", () => {
+    seq = 0;
+    const events = [
+      ev({ kind: "userInput", text: "one" }),
+      ev({ kind: "text", text: "a" }),
+      result(0.01),
+      ev({ kind: "userInput", text: "two" }),
+      ev({ kind: "toolUse", toolUseId: "t", name: "Bash", input: { command: "ls" } }),
+    ];
+    const g = new TurnGrouper();
+    const before = g.update(events);
+    const firstTurn = before[0];
+    const tool = before[1].items[1];
+    events.push(ev({ kind: "textDelta", text: "wor" }));
+    const after = g.update(events);
+    expect(after).not.toBe(before);
+    expect(after[0]).toBe(firstTurn);
+    expect(after[1]).not.toBe(before[1]);
+    expect(after[1].items[1]).toBe(tool);
+    // What was handed out before is not changed behind the renderer's back.
+    expect(before[1].items).toHaveLength(2);
+    events.push(ev({ kind: "textDelta", text: "ld" }), ev({ kind: "toolResult", toolUseId: "t", output: "ok" }));
+    const last = g.update(events);
+    expect(last[1].items[2]).toMatchObject({ type: "text", text: "world", streaming: true });
+    expect(last[1].items[1]).toMatchObject({ result: { output: "ok" } });
+    expect(after[1].items[1]).toBe(tool);
+    expect(g.update(events)).toBe(last);
+    // The same result as grouping from scratch.
+    expect(last).toEqual(groupTurns(events));
+    // A history that gained an older event (a reconnect's replay) is grouped again.
+    const g2 = new TurnGrouper();
+    g2.update(events.filter((_, i) => i !== 2));
+    expect(g2.update(events)).toEqual(groupTurns(events));
+  });
+
+  it("shows a long turn's prompt and latest steps, the cut moving by whole steps", () => {
+    seq = 0;
+    const events = [ev({ kind: "log", line: "container up" }), ev({ kind: "userInput", text: "go" })];
+    for (let i = 0; i < 30; i++) events.push(ev({ kind: "text", text: `step ${i}` }));
+    const w = { keep: 10, step: 5 };
+    const items = groupTurns(events)[0].items;
+    const shown = windowOf(items, false, w);
+    expect(shown.head.map((i) => i.type)).toEqual(["log", "user"]);
+    // 30 steps: 20 hidden (a multiple of 5 leaving at least 10), the last 10 shown.
+    expect(shown.hidden).toBe(20);
+    expect(shown.tail.map((i) => (i.type === "text" ? i.text : ""))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `step ${20 + i}`),
+    );
+    // Two more steps do not move the cut; everything on request.
+    events.push(ev({ kind: "text", text: "step 30" }), ev({ kind: "text", text: "step 31" }));
+    expect(windowOf(groupTurns(events)[0].items, false, w).hidden).toBe(20);
+    expect(windowOf(items, true, w)).toEqual({ head: items.slice(0, 2), hidden: 0, tail: items.slice(2) });
+    // Short turns are shown whole.
+    expect(windowOf(items.slice(0, 16), false, w).hidden).toBe(0);
   });
 
   it("summarises tool calls in one line", () => {

@@ -20,7 +20,7 @@ export type Item =
     }
   | { type: "plan"; seq: number; id: string; plan: string }
   | { type: "ask"; seq: number; id: string; questions: AskQuestion[]; answered: boolean }
-  | { type: "todo"; seq: number; todos: TodoItem[] }
+  | { type: "todo"; seq: number; todos: TodoItem[]; superseded: boolean }
   | {
       type: "result";
       seq: number;
@@ -48,119 +48,173 @@ export type Turn = {
   tools: number;
 };
 
-/** Groups events (by increasing seq) into turns. */
-export function groupTurns(events: Event[]): Turn[] {
-  const turns: Turn[] = [];
-  let cur: Turn | undefined;
-  const tools = new Map<string, Extract<Item, { type: "tool" }>>();
-  const asks: Extract<Item, { type: "ask" }>[] = [];
-  // The item being streamed by deltas, replaced by the complete block when it comes.
-  let textDelta: Extract<Item, { type: "text" }> | undefined;
-  let thinkingDelta: Extract<Item, { type: "thinking" }> | undefined;
+type Loc = { t: number; i: number };
 
-  const turn = (seq: number): Turn => {
-    if (!cur) {
-      cur = { seq, items: [], tools: 0 };
-      turns.push(cur);
+/**
+ * Groups a growing event list into turns incrementally: each `update` handles only the
+ * events added since the last call, and every turn and item it did not touch keeps its
+ * identity, so a renderer keyed by reference redraws only what changed (a task with
+ * thousands of events streams without redrawing its history on every event). Changed
+ * turns and items are new objects; nothing handed out is mutated afterwards.
+ */
+export class TurnGrouper {
+  private turns: Turn[] = [];
+  private seen = 0;
+  private last: Event | undefined;
+  /** Index of the open turn, or -1. */
+  private cur = -1;
+  private tools = new Map<string, Loc>();
+  /** Tool calls shown as something else (todo list, plan, ask): their results are not shown. */
+  private absorbed = new Set<string>();
+  private asks: Loc[] = [];
+  private textDelta: Loc | undefined;
+  private thinkingDelta: Loc | undefined;
+  /** Per turn, where its latest todo list is. */
+  private todo = new Map<number, Loc>();
+  /** Turns already copied during this update. */
+  private copied = new Set<number>();
+
+  /** The turns of `events` (by increasing seq; the same array may grow between calls). */
+  update(events: Event[]): Turn[] {
+    if (events.length < this.seen || (this.seen > 0 && events[this.seen - 1] !== this.last)) this.reset();
+    if (events.length === this.seen) return this.turns;
+    this.turns = this.turns.slice();
+    this.copied.clear();
+    for (let i = this.seen; i < events.length; i++) this.push(events[i]);
+    this.seen = events.length;
+    this.last = events[events.length - 1];
+    return this.turns;
+  }
+
+  private reset() {
+    Object.assign(this, new TurnGrouper());
+  }
+
+  /** The turn at `t`, copied once per update so the previous version stays intact. */
+  private mut(t: number): Turn {
+    if (!this.copied.has(t)) {
+      const old = this.turns[t];
+      this.turns[t] = { ...old, items: old.items.slice() };
+      this.copied.add(t);
     }
-    return cur;
-  };
-  const add = (seq: number, item: Item) => turn(seq).items.push(item);
+    return this.turns[t];
+  }
 
-  for (const ev of events) {
+  private get<T extends Item["type"]>(loc: Loc): Extract<Item, { type: T }> {
+    return this.turns[loc.t].items[loc.i] as Extract<Item, { type: T }>;
+  }
+
+  private set(loc: Loc, item: Item) {
+    this.mut(loc.t).items[loc.i] = item;
+  }
+
+  private turn(seq: number): number {
+    if (this.cur < 0) {
+      this.turns.push({ seq, items: [], tools: 0 });
+      this.cur = this.turns.length - 1;
+      this.copied.add(this.cur);
+    }
+    return this.cur;
+  }
+
+  private add(seq: number, item: Item): Loc {
+    const t = this.turn(seq);
+    const turn = this.mut(t);
+    turn.items.push(item);
+    return { t, i: turn.items.length - 1 };
+  }
+
+  private push(ev: Event) {
     switch (ev.kind) {
       case "userInput": {
-        for (const a of asks) a.answered = true;
-        asks.length = 0;
+        for (const a of this.asks) this.set(a, { ...this.get<"ask">(a), answered: true });
+        this.asks = [];
         // A prompt starts a new turn unless the current one has only seen caic's own
         // lines so far (provisioning logs before the first prompt).
-        if (cur && cur.items.some((i) => i.type !== "log" && i.type !== "system")) cur = undefined;
-        textDelta = thinkingDelta = undefined;
-        add(ev.seq, { type: "user", seq: ev.seq, text: ev.text, images: ev.images ?? 0 });
+        if (this.cur >= 0 && this.turns[this.cur].items.some((i) => i.type !== "log" && i.type !== "system")) {
+          this.cur = -1;
+        }
+        this.textDelta = this.thinkingDelta = undefined;
+        this.add(ev.seq, { type: "user", seq: ev.seq, text: ev.text, images: ev.images ?? 0 });
         break;
       }
       case "textDelta": {
-        if (textDelta) {
-          textDelta.text += ev.text;
+        if (this.textDelta) {
+          const it = this.get<"text">(this.textDelta);
+          this.set(this.textDelta, { ...it, text: it.text + ev.text });
         } else {
-          textDelta = { type: "text", seq: ev.seq, text: ev.text, streaming: true };
-          add(ev.seq, textDelta);
+          this.textDelta = this.add(ev.seq, { type: "text", seq: ev.seq, text: ev.text, streaming: true });
         }
         break;
       }
       case "text": {
-        if (textDelta) {
-          textDelta.text = ev.text;
-          textDelta.streaming = false;
-          textDelta = undefined;
+        if (this.textDelta) {
+          this.set(this.textDelta, { ...this.get<"text">(this.textDelta), text: ev.text, streaming: false });
+          this.textDelta = undefined;
         } else {
-          add(ev.seq, { type: "text", seq: ev.seq, text: ev.text, streaming: false });
+          this.add(ev.seq, { type: "text", seq: ev.seq, text: ev.text, streaming: false });
         }
         break;
       }
       case "thinkingDelta": {
-        if (thinkingDelta) {
-          thinkingDelta.text += ev.text;
+        if (this.thinkingDelta) {
+          const it = this.get<"thinking">(this.thinkingDelta);
+          this.set(this.thinkingDelta, { ...it, text: it.text + ev.text });
         } else {
-          thinkingDelta = { type: "thinking", seq: ev.seq, text: ev.text, streaming: true };
-          add(ev.seq, thinkingDelta);
+          this.thinkingDelta = this.add(ev.seq, { type: "thinking", seq: ev.seq, text: ev.text, streaming: true });
         }
         break;
       }
       case "thinking": {
-        if (thinkingDelta) {
-          thinkingDelta.text = ev.text;
-          thinkingDelta.streaming = false;
-          thinkingDelta = undefined;
+        if (this.thinkingDelta) {
+          this.set(this.thinkingDelta, { ...this.get<"thinking">(this.thinkingDelta), text: ev.text, streaming: false });
+          this.thinkingDelta = undefined;
         } else {
-          add(ev.seq, { type: "thinking", seq: ev.seq, text: ev.text, streaming: false });
+          this.add(ev.seq, { type: "thinking", seq: ev.seq, text: ev.text, streaming: false });
         }
         break;
       }
       case "toolUse": {
         const plan = planOf(ev);
         if (plan !== undefined) {
-          add(ev.seq, { type: "plan", seq: ev.seq, id: ev.toolUseId, plan });
+          this.absorbed.add(ev.toolUseId);
+          this.add(ev.seq, { type: "plan", seq: ev.seq, id: ev.toolUseId, plan });
           break;
         }
-        const item: Extract<Item, { type: "tool" }> = {
-          type: "tool",
-          seq: ev.seq,
-          id: ev.toolUseId,
-          name: ev.name,
-          input: ev.input,
-        };
-        tools.set(ev.toolUseId, item);
-        add(ev.seq, item);
-        turn(ev.seq).tools++;
+        const loc = this.add(ev.seq, { type: "tool", seq: ev.seq, id: ev.toolUseId, name: ev.name, input: ev.input });
+        this.tools.set(ev.toolUseId, loc);
+        this.mut(loc.t).tools++;
         break;
       }
       case "toolResult": {
+        if (this.absorbed.has(ev.toolUseId)) break;
         const result = { output: ev.output, error: ev.error, durationMs: ev.durationMs };
-        const use = tools.get(ev.toolUseId);
-        if (use) {
-          use.result = result;
+        const loc = this.tools.get(ev.toolUseId);
+        if (loc) {
+          this.set(loc, { ...this.get<"tool">(loc), result });
         } else {
-          // A result whose call we never saw (or an ask's answer): show it alone.
-          add(ev.seq, { type: "tool", seq: ev.seq, id: ev.toolUseId, name: "?", input: null, result });
+          // A result whose call we never saw: show it alone.
+          this.add(ev.seq, { type: "tool", seq: ev.seq, id: ev.toolUseId, name: "?", input: null, result });
         }
         break;
       }
       case "ask": {
-        const item: Extract<Item, { type: "ask" }> = {
-          type: "ask",
-          seq: ev.seq,
-          id: ev.toolUseId,
-          questions: ev.questions,
-          answered: false,
-        };
-        asks.push(item);
-        add(ev.seq, item);
+        this.absorbed.add(ev.toolUseId);
+        this.asks.push(
+          this.add(ev.seq, { type: "ask", seq: ev.seq, id: ev.toolUseId, questions: ev.questions, answered: false }),
+        );
         break;
       }
-      case "todo":
-        add(ev.seq, { type: "todo", seq: ev.seq, todos: ev.todos });
+      case "todo": {
+        // The agent rewrites its whole list at each step: show the latest one, where it
+        // was written, and leave a trace of the earlier ones.
+        this.absorbed.add(ev.toolUseId);
+        const t = this.turn(ev.seq);
+        const prev = this.todo.get(t);
+        if (prev) this.set(prev, { ...this.get<"todo">(prev), superseded: true });
+        this.todo.set(t, this.add(ev.seq, { type: "todo", seq: ev.seq, todos: ev.todos, superseded: false }));
         break;
+      }
       case "result": {
         const item: Extract<Item, { type: "result" }> = {
           type: "result",
@@ -174,35 +228,39 @@ export function groupTurns(events: Event[]): Turn[] {
           usage: ev.usage,
           diffStat: ev.diffStat ?? [],
         };
-        const t = turn(ev.seq);
-        t.items.push(item);
-        t.result = item;
-        textDelta = thinkingDelta = undefined;
-        cur = undefined;
+        const t = this.turn(ev.seq);
+        const turn = this.mut(t);
+        turn.items.push(item);
+        turn.result = item;
+        this.textDelta = this.thinkingDelta = undefined;
+        this.cur = -1;
         break;
       }
       case "system":
-        add(ev.seq, { type: "system", seq: ev.seq, text: ev.detail ? `${ev.subtype}: ${ev.detail}` : ev.subtype });
+        this.add(ev.seq, { type: "system", seq: ev.seq, text: ev.detail ? `${ev.subtype}: ${ev.detail}` : ev.subtype });
         break;
       case "log":
-        add(ev.seq, { type: "log", seq: ev.seq, text: ev.line });
+        this.add(ev.seq, { type: "log", seq: ev.seq, text: ev.line });
         break;
       case "error":
-        add(ev.seq, { type: "error", seq: ev.seq, text: ev.message });
+        this.add(ev.seq, { type: "error", seq: ev.seq, text: ev.message });
         break;
       case "subagentStart":
-        add(ev.seq, { type: "system", seq: ev.seq, text: `subagent ${ev.taskId} started: ${ev.description}` });
+        this.add(ev.seq, { type: "system", seq: ev.seq, text: `subagent ${ev.taskId} started: ${ev.description}` });
         break;
       case "subagentEnd":
-        add(ev.seq, { type: "system", seq: ev.seq, text: `subagent ${ev.taskId} ${ev.status}` });
+        this.add(ev.seq, { type: "system", seq: ev.seq, text: `subagent ${ev.taskId} ${ev.status}` });
         break;
-      case "init":
-      case "usage":
-      case "diffStat":
+      default:
+        // init, usage, diffStat, and kinds this UI does not know yet.
         break;
     }
   }
-  return turns;
+}
+
+/** Groups events (by increasing seq) into turns. */
+export function groupTurns(events: Event[]): Turn[] {
+  return new TurnGrouper().update(events);
 }
 
 function planOf(ev: Of<"toolUse">): string | undefined {
@@ -229,4 +287,20 @@ export function toolSummary(name: string, input: JsonValue | null): string {
   if (!detail) return name;
   const line = detail.split("\n")[0];
   return `${name}: ${line.length > 120 ? line.slice(0, 117) + "…" : line}`;
+}
+
+/** How many items of a long turn stay on screen, and by how many the cut moves. */
+export const WINDOW = { keep: 150, step: 100 };
+
+/**
+ * Which items of a turn to show: its head (up to its prompt) and its latest items; the
+ * ones between are `hidden` behind a "show earlier steps" button. The cut moves by
+ * whole `step`s, so a streaming turn rarely shifts what is on screen.
+ */
+export function windowOf(items: Item[], showAll: boolean, w = WINDOW): { head: Item[]; hidden: number; tail: Item[] } {
+  const u = items.findIndex((i) => i.type === "user");
+  const h = u < 0 ? 0 : u + 1;
+  const body = items.length - h;
+  const hidden = showAll || body <= w.keep + w.step ? 0 : Math.floor((body - w.keep) / w.step) * w.step;
+  return { head: items.slice(0, h), hidden, tail: items.slice(h + hidden) };
 }

@@ -44,6 +44,10 @@ impl Harness for ClaudeHarness {
             models: vec!["sonnet".into(), "opus".into(), "haiku".into()],
             supports_images: true,
             context_window: 200_000,
+            credential_env: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]
+                .map(String::from)
+                .to_vec(),
+            credentials_configured: false,
         }
     }
 

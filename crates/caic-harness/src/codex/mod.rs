@@ -50,6 +50,8 @@ impl Harness for CodexHarness {
             supports_images: true,
             // What Codex reports for its default model (`modelContextWindow`).
             context_window: 475_000,
+            credential_env: ["OPENAI_API_KEY"].map(String::from).to_vec(),
+            credentials_configured: false,
         }
     }
 

@@ -13,6 +13,10 @@ these commands act, other lines are just text:
   FAKE_ASK                        AskUserQuestion with three options; the turn ends there
   FAKE_PLAN                       writes a plan file, ExitPlanMode{plan}; the turn ends there
   FAKE_SLOW <seconds>             streams text deltas over that many seconds
+  FAKE_TODO [done]                TodoWrite calls walking a three-item list until `done`
+                                  items (0-3, default 3) are completed
+  FAKE_REPEAT <n> <command...>    runs the command line n times (n <= 10000), e.g.
+                                  `FAKE_REPEAT 1000 FAKE_BASH echo hi` for a long task
   FAKE_FAIL                       the turn ends with an error result
   FAKE_GARBAGE                    prints one line that is not JSON
 
@@ -372,6 +376,48 @@ class Turn:
         self.result()
         raise TurnEnded()
 
+    TODOS = [
+        ("Read the code", "Reading the code"),
+        ("Make the change", "Making the change"),
+        ("Run the tests", "Running the tests"),
+    ]
+
+    def cmd_todo(self, arg):
+        """Walks the todo list like Claude Code does: one TodoWrite per step, each with the
+        whole list, until `arg` items are completed."""
+        try:
+            done = min(len(self.TODOS), max(0, int(arg)))
+        except ValueError:
+            done = len(self.TODOS)
+        for step in range(done + 1):
+            todos = []
+            for i, (content, active) in enumerate(self.TODOS):
+                status = "completed" if i < step else "in_progress" if i == step else "pending"
+                todos.append({"content": content, "status": status, "activeForm": active})
+            tid = self.tool_use("TodoWrite", {"todos": todos})
+            self.tool_result(tid, "Todos have been modified successfully. Ensure that you continue to "
+                                  "use the todo list to track your progress. Please proceed with the "
+                                  "current tasks if applicable")
+        self.did.append("%d of %d todos completed" % (done, len(self.TODOS)))
+
+    def cmd_repeat(self, rest):
+        parts = rest.split(None, 1)
+        try:
+            n = min(10000, max(0, int(parts[0])))
+        except (IndexError, ValueError):
+            n = 0
+        line = parts[1] if len(parts) > 1 else ""
+        if not n or not line.strip() or line.split()[0] == "FAKE_REPEAT":
+            self.say("FAKE_REPEAT needs a count and a command.")
+            return True
+        before = len(self.did)
+        said = False
+        for _ in range(n):
+            said = self.line(line) or said
+        del self.did[before:]
+        self.did.append("repeated `%s` %d times" % (line.strip(), n))
+        return said
+
     def cmd_slow(self, arg):
         try:
             seconds = max(0.0, float(arg))
@@ -383,26 +429,35 @@ class Turn:
         self.result("error_during_execution", True, ["FAKE_FAIL: simulated failure"])
         raise TurnEnded()
 
+    def line(self, line):
+        """Acts on one line of the prompt; returns whether it said something itself."""
+        word, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if word == "FAKE_WRITE":
+            self.cmd_write(rest)
+        elif word == "FAKE_BASH":
+            self.cmd_bash(rest)
+        elif word == "FAKE_ASK":
+            self.cmd_ask()
+        elif word == "FAKE_PLAN":
+            self.cmd_plan()
+        elif word == "FAKE_SLOW":
+            self.cmd_slow(rest)
+            return True
+        elif word == "FAKE_TODO":
+            self.cmd_todo(rest)
+        elif word == "FAKE_REPEAT":
+            return self.cmd_repeat(rest)
+        elif word == "FAKE_FAIL":
+            self.cmd_fail()
+        elif word == "FAKE_GARBAGE":
+            self.a.out.raw("this line is not JSON {")
+        return False
+
     def run(self):
         said = False
         for line in self.text.splitlines():
-            word, _, rest = line.strip().partition(" ")
-            rest = rest.strip()
-            if word == "FAKE_WRITE":
-                self.cmd_write(rest)
-            elif word == "FAKE_BASH":
-                self.cmd_bash(rest)
-            elif word == "FAKE_ASK":
-                self.cmd_ask()
-            elif word == "FAKE_PLAN":
-                self.cmd_plan()
-            elif word == "FAKE_SLOW":
-                self.cmd_slow(rest)
-                said = True
-            elif word == "FAKE_FAIL":
-                self.cmd_fail()
-            elif word == "FAKE_GARBAGE":
-                self.a.out.raw("this line is not JSON {")
+            said = self.line(line) or said
         if self.did:
             self.say("Done: %s." % "; ".join(self.did))
         elif not said:

@@ -29,6 +29,8 @@ impl Harness for FakeHarness {
             models: vec![DEFAULT_MODEL.to_string()],
             supports_images: true,
             context_window: 200_000,
+            credential_env: Vec::new(),
+            credentials_configured: false,
         }
     }
 

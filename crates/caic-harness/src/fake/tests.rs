@@ -394,6 +394,96 @@ fn ask_plan_and_fail_end_their_turns() {
 }
 
 #[test]
+fn todo_walks_the_list_as_todo_events() {
+    let sb = Sandbox::new();
+    let mut s = sb.start(&SessionOpts::default());
+    s.send("FAKE_TODO 1");
+    let turn = s.until_result();
+    no_errors(&turn);
+    let lists: Vec<Vec<(String, String)>> = turn
+        .iter()
+        .filter_map(|e| match e {
+            EventData::Todo { todos, .. } => Some(
+                todos
+                    .iter()
+                    .map(|t| (t.content.clone(), t.status.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    let l = |a: &str, b: &str, c: &str| {
+        vec![
+            ("Read the code".to_string(), a.to_string()),
+            ("Make the change".to_string(), b.to_string()),
+            ("Run the tests".to_string(), c.to_string()),
+        ]
+    };
+    assert_eq!(
+        lists,
+        [
+            l("in_progress", "pending", "pending"),
+            l("completed", "in_progress", "pending")
+        ]
+    );
+    let active = turn.iter().find_map(|e| match e {
+        EventData::Todo { todos, .. } => todos[0].active_form.clone(),
+        _ => None,
+    });
+    assert_eq!(active.as_deref(), Some("Reading the code"));
+    // Each TodoWrite gets its result, like Claude Code's.
+    let results = turn
+        .iter()
+        .filter(|e| matches!(e, EventData::ToolResult { .. }))
+        .count();
+    assert_eq!(results, 2);
+    assert_eq!(texts(&turn), ["Done: 1 of 3 todos completed."]);
+
+    s.send("FAKE_TODO");
+    let turn = s.until_result();
+    let last = turn
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            EventData::Todo { todos, .. } => Some(todos.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(last.iter().all(|t| t.status == "completed"), "{last:?}");
+    assert!(s.close().success());
+}
+
+#[test]
+fn repeat_runs_a_command_many_times_and_says_so_once() {
+    let sb = Sandbox::new();
+    let mut s = sb.start(&SessionOpts::default());
+    s.send("FAKE_REPEAT 25 FAKE_BASH echo x >> many.txt");
+    let turn = s.until_result();
+    no_errors(&turn);
+    let uses = turn
+        .iter()
+        .filter(|e| matches!(e, EventData::ToolUse { name, .. } if name == "Bash"))
+        .count();
+    assert_eq!(uses, 25);
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("many.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        25
+    );
+    assert_eq!(
+        texts(&turn),
+        ["Done: repeated `FAKE_BASH echo x >> many.txt` 25 times."]
+    );
+
+    s.send("FAKE_REPEAT lots");
+    let turn = s.until_result();
+    assert_eq!(texts(&turn), ["FAKE_REPEAT needs a count and a command."]);
+    assert!(s.close().success());
+}
+
+#[test]
 fn garbage_line_is_an_error_event_then_the_turn_goes_on() {
     let sb = Sandbox::new();
     let mut s = sb.start(&SessionOpts::default());

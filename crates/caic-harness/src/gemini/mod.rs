@@ -40,6 +40,8 @@ impl Harness for GeminiHarness {
             // Prompts are plain text on the CLI's stdin.
             supports_images: false,
             context_window: 1_048_576,
+            credential_env: ["GEMINI_API_KEY"].map(String::from).to_vec(),
+            credentials_configured: false,
         }
     }
 

@@ -94,7 +94,7 @@ pub struct CallbackQuery {
     params(("provider" = String, Path, description = "`github` or `gitlab`"), CallbackQuery),
     responses((status = 302, description = "to `/`; sets the `caic_session` cookie"),
         (status = 400, body = ApiError, description = "state refused"),
-        (status = 403, body = ApiError, description = "user not in oauth_allowed_users"),
+        (status = 403, body = ApiError, description = "user not in oauth_allowed_users (a browser asking for HTML is redirected to `/?refused=<user>` instead)"),
         (status = 404, body = ApiError), (status = 503, body = ApiError, description = "the provider failed")))]
 pub async fn callback(
     Extension(auth): Extension<Arc<Auth>>,
@@ -131,6 +131,14 @@ pub async fn callback(
                 ],
             )
         }
+        Err(caic_auth::Error::NotAllowed(user)) if wants_html(&headers) => {
+            // A browser: back to the UI, which shows who was refused.
+            tracing::warn!(ip = %client.ip, %user, "login refused: not in oauth_allowed_users");
+            let to = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("refused", &user)
+                .finish();
+            redirect(&format!("/?{to}"), &[clear_state])
+        }
         Err(e) => {
             use caic_auth::Error as E;
             let code = match &e {
@@ -147,6 +155,14 @@ pub async fn callback(
             resp
         }
     }
+}
+
+/// Whether the client is a browser navigating (it asks for HTML first).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
 }
 
 /// Who is logged in; 404 when nobody is (or login is off).
