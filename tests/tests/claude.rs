@@ -173,6 +173,10 @@ async fn claude_real_cli_in_container_runs_a_tool_and_finishes() -> anyhow::Resu
     let t = caic.wait_turns(&id, 2, TURN).await?;
     assert_eq!(t["numTurns"], 2, "{t}");
     assert_eq!(t["agentVersion"], CLAUDE_VERSION, "{t}");
+    // The context window is the one the CLI reports for the model, not a guess.
+    let window = result["contextWindow"].as_u64().unwrap_or(0);
+    assert!(window > 0, "no contextWindow in {result}");
+    assert_eq!(t["contextWindowLimit"], window, "{t}");
     assert_eq!(t["sessionId"], init[0]["sessionId"], "{t}");
     let container = t["container"].as_str().unwrap().to_string();
 

@@ -227,6 +227,9 @@ pub enum EventData {
         /// Files changed so far, when known.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         diff_stat: Vec<DiffFile>,
+        /// The model's context window as the agent reports it, when it does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context_window: Option<u64>,
     },
     /// Something the agent or caic reports about the session (compaction, ...).
     System {

@@ -199,7 +199,11 @@ impl TaskData {
                 usage,
                 diff_stat,
                 subtype,
+                context_window,
             } => {
+                if let Some(w) = context_window {
+                    self.context_window_limit = *w;
+                }
                 self.cost_segment = *total_cost_usd;
                 self.turns_segment = *num_turns;
                 self.duration_ms += *duration_ms;
@@ -344,6 +348,7 @@ mod tests {
                 ..Default::default()
             },
             diff_stat: vec![],
+            context_window: None,
         }
     }
 

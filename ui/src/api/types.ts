@@ -286,7 +286,11 @@ usage: Usage,
 /**
  * Files changed so far, when known.
  */
-diffStat: Array<DiffFile>, } | { "kind": "system", 
+diffStat: Array<DiffFile>, 
+/**
+ * The model's context window as the agent reports it, when it does.
+ */
+contextWindow?: number, } | { "kind": "system", 
 /**
  * What kind of notice.
  */
@@ -499,7 +503,11 @@ usage: Usage,
 /**
  * Files changed so far, when known.
  */
-diffStat: Array<DiffFile>, } | { "kind": "system", 
+diffStat: Array<DiffFile>, 
+/**
+ * The model's context window as the agent reports it, when it does.
+ */
+contextWindow?: number, } | { "kind": "system", 
 /**
  * What kind of notice.
  */

@@ -555,6 +555,18 @@ fn result(r: wire::ResultLine, num_turns: u64) -> Vec<EventData> {
         num_turns,
         usage: r.usage.unwrap_or_default().to_api(),
         diff_stat: Vec::new(),
+        // Every model the turn used reports its window; the main model's is the
+        // largest (subagents may run a smaller one).
+        context_window: r
+            .model_usage
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|m| {
+                m.values()
+                    .filter_map(|u| u.get("contextWindow").and_then(Value::as_u64))
+                    .max()
+            })
+            .filter(|w| *w > 0),
     }]
 }
 

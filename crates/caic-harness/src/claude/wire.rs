@@ -176,6 +176,8 @@ pub struct ResultLine {
     pub num_turns: Option<u64>,
     #[serde(default)]
     pub usage: Option<ApiUsage>,
+    #[serde(default, rename = "modelUsage")]
+    pub model_usage: Option<Value>,
 }
 
 /// `stream_event`: a raw API streaming event.

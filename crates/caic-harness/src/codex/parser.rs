@@ -126,6 +126,7 @@ impl CodexParser {
                     num_turns: self.calls,
                     usage: Usage::default(),
                     diff_stat: Vec::new(),
+                    context_window: None,
                 }],
                 _ => vec![EventData::System {
                     subtype: "api_error".into(),
@@ -380,6 +381,7 @@ impl CodexParser {
                 num_turns: self.calls,
                 usage: std::mem::take(&mut self.turn_usage),
                 diff_stat: Vec::new(),
+                context_window: None,
             },
         ]
     }

@@ -176,6 +176,7 @@ impl GeminiParser {
                     num_turns: self.turns,
                     usage,
                     diff_stat: Vec::new(),
+                    context_window: None,
                 });
             }
             "caic_turn_end" => {
@@ -192,6 +193,7 @@ impl GeminiParser {
                     num_turns: self.turns,
                     usage: Usage::default(),
                     diff_stat: Vec::new(),
+                    context_window: None,
                 });
             }
             t => out.push(EventData::System {
