@@ -4,8 +4,9 @@
 //! - `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` answers server-sent
 //!   events whose `data` is a `GenerateContentResponse`: `candidates[0].content` (role
 //!   `model`, `parts` of `text` or `functionCall{name,args}`), `finishReason` on the last
-//!   chunk, and `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`,
-//!   `cachedContentTokenCount`, `totalTokenCount`) on the last chunk.
+//!   chunk, and `usageMetadata` ([`USAGE`]: `promptTokenCount`, `candidatesTokenCount`,
+//!   `thoughtsTokenCount`, `cachedContentTokenCount`, `totalTokenCount`) on the last
+//!   chunk; `modelVersion` is the model named in the path, as the real API answers.
 //! - `POST /v1beta/models/{model}:generateContent` (the CLI's side calls: model routing,
 //!   checks) answers one `GenerateContentResponse` with a small JSON text; it does not use
 //!   the script.
@@ -29,6 +30,27 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+/// Token counts of every answer (streamed or not), as `usageMetadata` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerUsage {
+    /// `promptTokenCount` (cached tokens included).
+    pub prompt: u64,
+    /// `cachedContentTokenCount`.
+    pub cached: u64,
+    /// `candidatesTokenCount`.
+    pub candidates: u64,
+    /// `thoughtsTokenCount`.
+    pub thoughts: u64,
+}
+
+/// What every answer of the mock says it used.
+pub const USAGE: AnswerUsage = AnswerUsage {
+    prompt: 1200,
+    cached: 200,
+    candidates: 40,
+    thoughts: 10,
+};
 
 /// Headers whose values are replaced before a request is recorded.
 const SECRET_HEADERS: &[&str] = &["x-goog-api-key", "authorization", "cookie"];
@@ -70,6 +92,15 @@ impl RecordedRequest {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// An image part (`inlineData`) the CLI sent to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineData {
+    /// Its `mimeType`.
+    pub mime_type: String,
+    /// Its base64 `data`.
+    pub data: String,
 }
 
 /// A `functionResponse` part the CLI sent back to the model.
@@ -156,6 +187,48 @@ impl MockGemini {
         self.requests().into_iter().filter(|r| r.main).collect()
     }
 
+    /// The model of every answer that reported [`USAGE`] (streamed and side calls), in
+    /// order, from the request paths.
+    pub fn answered_models(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .filter_map(|r| {
+                let path = r.path.split('?').next().unwrap_or_default();
+                let call = path.strip_prefix("/v1beta/models/")?;
+                let (model, verb) = call.split_once(':')?;
+                matches!(verb, "streamGenerateContent" | "generateContent")
+                    .then(|| model.to_string())
+            })
+            .collect()
+    }
+
+    /// Image parts the CLI sent to the model in user turns, in order, without repeats
+    /// (each streamed request carries the whole history).
+    pub fn inline_data(&self) -> Vec<InlineData> {
+        let mut out: Vec<InlineData> = Vec::new();
+        for r in self.main_requests() {
+            for c in r.body["contents"].as_array().into_iter().flatten() {
+                if c["role"] != "user" {
+                    continue;
+                }
+                for p in c["parts"].as_array().into_iter().flatten() {
+                    let Some(d) = p.get("inlineData") else {
+                        continue;
+                    };
+                    let d = InlineData {
+                        mime_type: d["mimeType"].as_str().unwrap_or_default().to_string(),
+                        data: d["data"].as_str().unwrap_or_default().to_string(),
+                    };
+                    if !out.contains(&d) {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Function responses the CLI sent back, in order, without repeats.
     pub fn function_responses(&self) -> Vec<FunctionResponse> {
         let mut out: Vec<FunctionResponse> = Vec::new();
@@ -213,23 +286,26 @@ fn record(
     });
 }
 
-fn response(parts: Value, finish: bool, usage: bool) -> Value {
+fn response(model: &str, parts: Value, finish: bool, usage: bool) -> Value {
     let mut r = json!({
         "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
-        "modelVersion": "gemini-mock",
+        "modelVersion": model,
     });
     if finish {
         r["candidates"][0]["finishReason"] = json!("STOP");
     }
     if usage {
-        r["usageMetadata"] = json!({"promptTokenCount": 1200, "candidatesTokenCount": 40,
-                                    "cachedContentTokenCount": 200, "totalTokenCount": 1240});
+        let u = USAGE;
+        r["usageMetadata"] = json!({"promptTokenCount": u.prompt,
+            "candidatesTokenCount": u.candidates, "thoughtsTokenCount": u.thoughts,
+            "cachedContentTokenCount": u.cached,
+            "totalTokenCount": u.prompt + u.candidates + u.thoughts});
     }
     r
 }
 
-/// The SSE `data` objects of one streamed answer, in order.
-pub fn stream_chunks(reply: &Reply) -> Vec<Value> {
+/// The SSE `data` objects of one streamed answer of `model`, in order.
+pub fn stream_chunks(model: &str, reply: &Reply) -> Vec<Value> {
     match reply {
         Reply::Text(text) => {
             let chars: Vec<char> = text.chars().collect();
@@ -239,10 +315,11 @@ pub fn stream_chunks(reply: &Reply) -> Vec<Value> {
             pieces
                 .iter()
                 .enumerate()
-                .map(|(i, p)| response(json!([{"text": p}]), i == last, i == last))
+                .map(|(i, p)| response(model, json!([{"text": p}]), i == last, i == last))
                 .collect()
         }
         Reply::Call { name, args } => vec![response(
+            model,
             json!([{"functionCall": {"name": name, "args": args}}]),
             true,
             true,
@@ -259,6 +336,11 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     let post = method == Method::POST && path.starts_with("/v1beta/models/");
+    let model = path
+        .strip_prefix("/v1beta/models/")
+        .and_then(|c| c.split(':').next())
+        .unwrap_or("gemini-mock")
+        .to_string();
     let main = post && path.ends_with(":streamGenerateContent");
     record(&shared, &method, &uri, &headers, &body, main);
     if post && path.ends_with(":countTokens") {
@@ -268,7 +350,13 @@ async fn handle(
         // Side calls want JSON text (e.g. the router's complexity verdict).
         let verdict = json!({"complexity_reasoning": "a simple task", "complexity_score": 1,
                              "reasoning": "mock", "model_choice": "flash", "next_speaker": "user"});
-        return Json(response(json!([{"text": verdict.to_string()}]), true, true)).into_response();
+        return Json(response(
+            &model,
+            json!([{"text": verdict.to_string()}]),
+            true,
+            true,
+        ))
+        .into_response();
     }
     if !main {
         tracing::warn!(%method, %uri, "mock gemini: unknown route");
@@ -284,7 +372,7 @@ async fn handle(
         .replies
         .pop_front()
         .unwrap_or_else(|| Reply::Text("done".into()));
-    let chunks = stream_chunks(&reply);
+    let chunks = stream_chunks(&model, &reply);
     let stream = async_stream::stream! {
         for c in chunks {
             yield Ok::<Event, std::convert::Infallible>(Event::default().data(c.to_string()));
@@ -299,7 +387,7 @@ mod tests {
 
     #[test]
     fn text_streams_in_pieces_with_usage_last() {
-        let chunks = stream_chunks(&Reply::Text("hello world".into()));
+        let chunks = stream_chunks("gemini-x", &Reply::Text("hello world".into()));
         let text: String = chunks
             .iter()
             .map(|c| {
@@ -316,8 +404,9 @@ mod tests {
         );
         assert_eq!(
             chunks.last().unwrap()["usageMetadata"]["totalTokenCount"],
-            1240
+            1250
         );
+        assert_eq!(chunks[0]["modelVersion"], "gemini-x");
     }
 
     #[tokio::test]
@@ -334,6 +423,7 @@ mod tests {
             mock.base_url()
         );
         let body = json!({"contents": [{"role": "user", "parts": [
+            {"text": "see"}, {"inlineData": {"mimeType": "image/png", "data": "iVBORw0K"}},
             {"functionResponse": {"name": "run_shell_command", "response": {"output": "ok"}}}]}]});
         let sse = http
             .post(&url)
@@ -391,5 +481,13 @@ mod tests {
             .unwrap();
         assert_eq!(side.status().as_u16(), 200);
         assert_eq!(mock.main_requests().len(), 2);
+        assert_eq!(
+            mock.inline_data(),
+            [InlineData {
+                mime_type: "image/png".into(),
+                data: "iVBORw0K".into()
+            }]
+        );
+        assert_eq!(mock.answered_models(), ["m", "m", "m"]);
     }
 }

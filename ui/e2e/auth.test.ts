@@ -243,3 +243,39 @@ test("a person signed in but refused sees who they are and can sign out", async 
   await visible(page.getByTestId("login-page"));
   await ctx.close();
 });
+
+test("a login the allowlist refuses shows who was refused, then cleans the address", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const page = await ctx.newPage();
+  const errors = pageErrors(page);
+  const navigations: string[] = [];
+  page.on("request", (r) => {
+    if (r.isNavigationRequest()) navigations.push(r.url());
+  });
+  github.user = { id: 777, login: "mallory" };
+  try {
+    await page.goto(caic.base);
+    await page.getByTestId("login-github").click();
+    await visible(page.getByTestId("denied-page"));
+    // caic sent the browser back to the UI naming the refused user...
+    expect(navigations).toContain(`${caic.base}/?refused=mallory`);
+    await hasText(page.getByTestId("denied-user"), "mallory");
+    await contains(page.getByTestId("denied-page"), "You signed in as mallory, who is not allowed on this server.");
+    await contains(page.getByTestId("denied-message"), "not in this server's allowed users");
+    // ...without a session, and the name is taken off the address.
+    expect(await session(ctx)).toBeUndefined();
+    await expect.poll(() => page.url()).toBe(`${caic.base}/`);
+    await shot(page, "desktop-refused");
+    await hasText(page.getByTestId("denied-sign-out"), "Back to sign in");
+    await page.getByTestId("denied-sign-out").click();
+    await visible(page.getByTestId("login-page"));
+    // A reload shows the login page, not the refusal again.
+    await page.reload();
+    await visible(page.getByTestId("login-page"));
+    await count(page.getByTestId("denied-page"), 0);
+  } finally {
+    github.user = { id: 583231, login: "alice" };
+  }
+  expect(errors).toEqual([]);
+  await ctx.close();
+});

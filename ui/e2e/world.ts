@@ -57,6 +57,23 @@ export class World {
     }
   }
 
+  /** The bare repo `origin` of `dir` (one of this world's repos). */
+  originOf(dir: string): string {
+    return join(this.tmp, `${dir.split("/").pop()}-origin.git`);
+  }
+
+  /**
+   * Makes `dir`'s origin look like `https://github.com/<owner>/<name>.git` (so caic
+   * treats it as a GitHub repo) while git still pushes to its bare repo on disk, through
+   * `url.<bare>.insteadOf`. Returns the URL.
+   */
+  onGitHub(dir: string, owner = "acme"): string {
+    const url = `https://github.com/${owner}/${dir.split("/").pop()}.git`;
+    git(dir, "remote", "set-url", "origin", url);
+    git(dir, "config", `url.${this.originOf(dir)}.insteadOf`, url);
+    return url;
+  }
+
   /** Removes this world's containers and files. */
   cleanup() {
     try {
@@ -69,6 +86,15 @@ export class World {
   }
 }
 
+function withEnv(base: NodeJS.ProcessEnv, changes: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
 /** A running `caic serve`. */
 export class Caic {
   private constructor(
@@ -77,14 +103,17 @@ export class Caic {
     readonly log: string,
   ) {}
 
-  /** Starts caic for `world` on `listen` and waits for its address. */
-  static async start(world: World, listen = "127.0.0.1:0"): Promise<Caic> {
+  /**
+   * Starts caic for `world` on `listen` and waits for its address; `env` adds to (or,
+   * with `undefined`, removes from) this process's environment.
+   */
+  static async start(world: World, listen = "127.0.0.1:0", env: Record<string, string | undefined> = {}): Promise<Caic> {
     const log = join(world.tmp, `caic-${Date.now()}.log`);
     const err = createWriteStream(log);
     const proc = spawn(
       caicBin(),
       ["serve", "--listen", listen, "--root", world.root, "--config-dir", world.config, "--cache-dir", world.cache],
-      { env: { ...process.env, CAIC_LOG: "info,caic=debug" }, stdio: ["ignore", "pipe", "pipe"] },
+      { env: withEnv({ ...process.env, CAIC_LOG: "info,caic=debug" }, env), stdio: ["ignore", "pipe", "pipe"] },
     );
     proc.stderr!.pipe(err);
     const base = await new Promise<string>((ok, fail) => {
@@ -124,7 +153,7 @@ export class Caic {
 }
 
 /** A task as `GET /api/v1/tasks/{id}` answers (the fields the tests read). */
-export type TaskInfo = { id: string; state: string; title: string; repo: string; createdAt: number };
+export type TaskInfo = { id: string; state: string; title: string; repo: string; branch: string; createdAt: number };
 
 /** Starts a task with the fake harness through the API; returns its id. */
 export async function createTask(caic: Caic, repo: string, prompt: string): Promise<string> {

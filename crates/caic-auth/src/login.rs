@@ -93,6 +93,38 @@ impl Login {
             .ok_or(Error::NotConfigured(provider.name()))
     }
 
+    /// Refreshes the forge tokens that expire within `within` (GitLab's, which last two
+    /// hours), so calls on the user's behalf keep working between logins. Returns how
+    /// many were refreshed; failures are logged (masked) and leave the old token.
+    pub async fn refresh_expiring(&self, within: Duration) -> usize {
+        let due = crate::now_unix() + within.as_secs();
+        let mut n = 0;
+        for u in self.users.list() {
+            let (Some(rt), Some(exp)) = (&u.refresh_token, u.token_expires_at) else {
+                continue;
+            };
+            if exp > due {
+                continue;
+            }
+            let Ok(client) = self.client(u.provider) else {
+                continue;
+            };
+            match client.refresh(rt).await {
+                Ok(grant) => match self.users.set_token(&u.id, &grant) {
+                    Ok(_) => {
+                        tracing::info!(user = %u.id, token = %grant.access_token, "forge token refreshed");
+                        n += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(user = %u.id, error = %e, "storing a refreshed token")
+                    }
+                },
+                Err(e) => tracing::warn!(user = %u.id, error = %e, "refreshing the forge token"),
+            }
+        }
+        n
+    }
+
     /// Begins a login: a fresh state, the authorize URL carrying it, and the signed
     /// cookie value that must come back with the callback.
     pub fn start(&self, provider: Provider) -> Result<LoginStart, Error> {

@@ -27,6 +27,8 @@ struct Data {
     codes: HashMap<String, ((u64, String), String)>,
     /// access token -> user.
     tokens: HashMap<String, (u64, String)>,
+    /// GitLab refresh token -> user; single use (rotated on refresh).
+    refresh: HashMap<String, (u64, String)>,
 }
 
 /// A running mock forge.
@@ -162,6 +164,9 @@ async fn gitlab_token(
     State(m): State<MockForge>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
+    if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        return gitlab_refresh(&m, &f);
+    }
     if f.get("grant_type").map(String::as_str) != Some("authorization_code") {
         return (
             StatusCode::BAD_REQUEST,
@@ -180,15 +185,43 @@ async fn gitlab_token(
             Json(json!({"error": "invalid_grant", "error_description": "The provided authorization grant is invalid."})),
         )
             .into_response(),
-        Ok(user) => {
-            let token = random(64);
-            m.data.lock().unwrap().tokens.insert(token.clone(), user);
-            Json(json!({
-                "access_token": token, "token_type": "Bearer", "expires_in": 7200,
-                "refresh_token": random(64), "scope": "read_user", "created_at": 1_700_000_000u64
-            }))
-            .into_response()
-        }
+        Ok(user) => gitlab_grant(&m, user),
+    }
+}
+
+/// A new access token (2 h) and refresh token for `user`.
+fn gitlab_grant(m: &MockForge, user: (u64, String)) -> Response {
+    let token = random(64);
+    let refresh = random(64);
+    let mut d = m.data.lock().unwrap();
+    d.tokens.insert(token.clone(), user.clone());
+    d.refresh.insert(refresh.clone(), user);
+    Json(json!({
+        "access_token": token, "token_type": "Bearer", "expires_in": 7200,
+        "refresh_token": refresh, "scope": "read_user", "created_at": 1_700_000_000u64
+    }))
+    .into_response()
+}
+
+/// `grant_type=refresh_token`: the refresh token is used up; a new pair is issued.
+fn gitlab_refresh(m: &MockForge, f: &HashMap<String, String>) -> Response {
+    if f.get("client_id") != Some(&m.client_id) || f.get("client_secret") != Some(&m.client_secret)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client", "error_description": "Client authentication failed."})),
+        )
+            .into_response();
+    }
+    let rt = f.get("refresh_token").cloned().unwrap_or_default();
+    let user = m.data.lock().unwrap().refresh.remove(&rt);
+    match user {
+        Some(user) => gitlab_grant(m, user),
+        None => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."})),
+        )
+            .into_response(),
     }
 }
 

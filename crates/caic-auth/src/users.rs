@@ -105,6 +105,24 @@ impl UserStore {
         Ok(user)
     }
 
+    /// Stores a refreshed token for `id` (keeping the old refresh token when the grant
+    /// has none); returns the updated user, or `None` if there is no such user.
+    pub fn set_token(&self, id: &str, grant: &TokenGrant) -> Result<Option<User>, Error> {
+        let now = crate::now_unix();
+        let mut users = self.lock();
+        let Some(u) = users.get_mut(id) else {
+            return Ok(None);
+        };
+        u.token = grant.access_token.clone();
+        if let Some(r) = &grant.refresh_token {
+            u.refresh_token = Some(r.clone());
+        }
+        u.token_expires_at = grant.expires_in.map(|s| now + s);
+        let user = u.clone();
+        self.save(&users)?;
+        Ok(Some(user))
+    }
+
     /// Updates `last_seen` of `id` to now; returns false if there is no such user.
     pub fn touch(&self, id: &str) -> Result<bool, Error> {
         let mut users = self.lock();

@@ -10,6 +10,7 @@ pub mod codex;
 pub mod fake;
 pub mod gemini;
 mod harness;
+pub mod prices;
 mod text;
 
 #[cfg(test)]

@@ -218,6 +218,7 @@ pub struct Server {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     refresh: Option<tokio::task::JoinHandle<()>>,
     hook_refresh: Option<tokio::task::JoinHandle<()>>,
+    token_refresh: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -253,6 +254,7 @@ impl Server {
         let mut server = Server::serve_full(engine, auth.clone(), hooks.clone(), &addrs).await?;
         server.refresh = auth.spawn_refresh();
         server.hook_refresh = hooks.spawn_refresh();
+        server.token_refresh = auth.spawn_token_refresh();
         Ok(server)
     }
 
@@ -328,13 +330,17 @@ impl Server {
             tasks,
             refresh: None,
             hook_refresh: None,
+            token_refresh: None,
         })
     }
 
     /// Stops accepting requests and waits for the listeners to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for r in [&self.refresh, &self.hook_refresh].into_iter().flatten() {
+        for r in [&self.refresh, &self.hook_refresh, &self.token_refresh]
+            .into_iter()
+            .flatten()
+        {
             r.abort();
         }
         for t in self.tasks {

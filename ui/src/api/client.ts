@@ -9,6 +9,8 @@ import type {
   Prompt,
   Repo,
   StatusResp,
+  SyncResp,
+  SyncTarget,
 } from "./types";
 import { sessionLost } from "../lib/auth";
 
@@ -56,4 +58,7 @@ export const api = {
   revive: (id: string) => call<StatusResp>("POST", `/api/v1/tasks/${id}/revive`),
   purge: (id: string) => call<StatusResp>("POST", `/api/v1/tasks/${id}/purge`),
   diff: (id: string) => call<DiffResp>("GET", `/api/v1/tasks/${id}/diff`),
+  sync: (id: string, target: SyncTarget, force = false) =>
+    call<SyncResp>("POST", `/api/v1/tasks/${id}/sync`, { target, force }),
+  fixCi: (id: string) => call<StatusResp>("POST", `/api/v1/tasks/${id}/fix-ci`),
 };

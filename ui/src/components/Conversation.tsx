@@ -4,6 +4,7 @@ import type { Item, Turn } from "../lib/turns";
 import { promptOf, toolSummary, windowOf } from "../lib/turns";
 import { renderMarkdown } from "../lib/markdown";
 import { cost, diffSummary, duration } from "../lib/format";
+import { ciLine, pullName } from "../lib/ship";
 
 /** What the conversation can ask its task to do. */
 export type Actions = {
@@ -247,6 +248,23 @@ function ItemView(props: { item: Item; actions: Actions; last: boolean }) {
       <Match when={props.item.type === "result" && props.item}>{(it) => <ResultCard item={it()} />}</Match>
       <Match when={props.item.type === "system" && props.item}>
         {(it) => <div class="line system">{it().text}</div>}
+      </Match>
+      <Match when={props.item.type === "pr" && props.item}>
+        {(it) => (
+          <div class="line system" data-testid="pr-line">
+            {pullName(it()).replace(/^./, (c) => c.toUpperCase())}:{" "}
+            <a href={it().url} target="_blank" rel="noopener noreferrer">
+              {it().url}
+            </a>
+          </div>
+        )}
+      </Match>
+      <Match when={props.item.type === "ci" && props.item}>
+        {(it) => (
+          <div class={`line system ci-line cil-${it().state}`} data-testid="ci-line" data-state={it().state}>
+            {ciLine(it())}
+          </div>
+        )}
       </Match>
       <Match when={props.item.type === "log" && props.item}>
         {(it) => <div class="line log">{it().text}</div>}

@@ -78,8 +78,8 @@ export function DeniedPage() {
         <h1>Access refused</h1>
         <Show when={s()?.username}>
           <p>
-            You are signed in as <b data-testid="denied-user">{s()!.username}</b>, who is not allowed on this
-            server.
+            {s()!.refused ? "You signed in as " : "You are signed in as "}
+            <b data-testid="denied-user">{s()!.username}</b>, who is not allowed on this server.
           </p>
         </Show>
         <p class="muted" data-testid="denied-message">
@@ -88,7 +88,7 @@ export function DeniedPage() {
         <p class="muted">Ask its owner to add you, or sign in with another account.</p>
         <div class="gate-buttons">
           <button class="primary" data-testid="denied-sign-out" onClick={() => void signOut()}>
-            Sign out
+            {s()?.refused ? "Back to sign in" : "Sign out"}
           </button>
         </div>
       </div>

@@ -4,6 +4,7 @@ import { navigate } from "../lib/router";
 import { loaded, tasks } from "../lib/store";
 import { harnessList } from "../lib/harnesses";
 import { AttachButton, createAttachments, Thumbs } from "./Images";
+import { orList } from "../lib/ship";
 
 const remembered = (repo: string): { harness?: string; model?: string } => {
   try {
@@ -31,6 +32,7 @@ export function NewTask() {
   const [prompt, setPrompt] = createSignal("");
   const [outcomes, setOutcomes] = createSignal<Record<string, Outcome>>({});
   const [busy, setBusy] = createSignal(false);
+  const [injectToken, setInjectToken] = createSignal(false);
   const supportsImages = () => harnesses()?.find((h) => h.name === harness())?.supportsImages ?? false;
   const att = createAttachments(supportsImages);
 
@@ -94,6 +96,11 @@ export function NewTask() {
     if (hs.length && !hs.some((h) => h.name === harness())) setHarness(hs[0].name);
   });
   const models = () => harnesses()?.find((h) => h.name === harness())?.models ?? [];
+  /** The picked harness when it has no credentials configured. */
+  const uncredentialed = () => {
+    const h = harnesses()?.find((x) => x.name === harness());
+    return h && !h.credentialsConfigured && h.credentialEnv.length > 0 ? h : undefined;
+  };
 
   const toggle = (path: string, on: boolean) => {
     setPicked(on ? [...picked().filter((p) => p !== path), path] : picked().filter((p) => p !== path));
@@ -137,7 +144,7 @@ export function NewTask() {
         model: model() || undefined,
         prompt: prompt(),
         images: att.images(),
-        injectToken: false,
+        injectToken: injectToken() || undefined,
       };
       const results = await Promise.all(
         chosen.map(async (repo): Promise<[string, Outcome]> => {
@@ -265,8 +272,23 @@ export function NewTask() {
                 setModel("");
               }}
             >
-              <For each={harnesses() ?? []}>{(h) => <option value={h.name}>{h.name}</option>}</For>
+              <For each={harnesses() ?? []}>
+                {(h) => (
+                  <option value={h.name}>
+                    {h.name}
+                    {!h.credentialsConfigured && h.credentialEnv.length ? " (no credentials)" : ""}
+                  </option>
+                )}
+              </For>
             </select>
+            <Show when={uncredentialed()}>
+              {(h) => (
+                <span class="field-hint" data-testid="harness-hint">
+                  No credentials for {h().name}: set {orList(h().credentialEnv)} in caic's environment or in
+                  [harness.{h().name}.env] of its config.
+                </span>
+              )}
+            </Show>
           </label>
           <label>
             Model
@@ -274,6 +296,21 @@ export function NewTask() {
               <option value="">default{models()[0] ? ` (${models()[0]})` : ""}</option>
               <For each={models()}>{(m) => <option value={m}>{m}</option>}</For>
             </select>
+          </label>
+          <label class="check-field">
+            <input
+              type="checkbox"
+              data-testid="inject-token"
+              checked={injectToken()}
+              onChange={(e) => setInjectToken(e.currentTarget.checked)}
+            />
+            <span>
+              Give the agent a forge token
+              <span class="muted small">
+                {" "}
+                (GitHub or GitLab, for gh/glab and API calls; in its environment only, for this task)
+              </span>
+            </span>
           </label>
         </div>
       </div>

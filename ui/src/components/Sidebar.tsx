@@ -6,6 +6,7 @@ import { cost, diffSummary, duration, tokens } from "../lib/format";
 import { isDormant } from "../lib/states";
 import { now } from "../lib/clock";
 import { UserMenu } from "./Login";
+import { CiPill, PullLink } from "./Ship";
 
 /** A task's state as a coloured badge. */
 export function StateBadge(props: { state: Task["state"]; since?: number }) {
@@ -67,6 +68,8 @@ function TaskRow(props: { task: Task }) {
             {diffSummary(t().diffStat)}
           </a>
         </Show>
+        <Show when={t().pr}>{(pr) => <PullLink pr={pr()} testid="row-pr" />}</Show>
+        <Show when={t().ci}>{(ci) => <CiPill ci={ci()} testid="row-ci" />}</Show>
       </div>
       <Show when={t().error}>
         <div class="row-error" data-testid="task-error">{t().error}</div>

@@ -12,6 +12,7 @@ import { navigate } from "../lib/router";
 import { loaded, tasks } from "../lib/store";
 import { StateBadge } from "./Sidebar";
 import { Conversation, type Actions } from "./Conversation";
+import { CiChecks, CiPill, createPush, PullLink, PushButton, PushOutcome } from "./Ship";
 
 /** A task's events, live: history on connect, then live events; survives reconnects. */
 function useEvents(id: () => string, task: () => Task | undefined) {
@@ -80,6 +81,8 @@ export function TaskView(props: { id: string }) {
   };
   let scroller: HTMLDivElement | undefined;
   let stick = true;
+  const push = createPush(() => props.id);
+  const [checksOpen, setChecksOpen] = createSignal(false);
 
   const act = async (f: () => Promise<unknown>) => {
     setError("");
@@ -161,11 +164,29 @@ export function TaskView(props: { id: string }) {
                     {diffSummary(t().diffStat)}
                   </a>
                 </Show>
+                <Show when={t().pr}>{(pr) => <PullLink pr={pr()} testid="head-pr" />}</Show>
+                <Show when={t().ci}>
+                  {(ci) => (
+                    <CiPill ci={ci()} testid="ci-pill" open={checksOpen()} onClick={() => setChecksOpen(!checksOpen())} />
+                  )}
+                </Show>
               </div>
             )}
           </Show>
         </div>
         <div class="head-actions">
+          <Show when={can("sync") && task()?.branch ? task() : undefined}>{(t) => <PushButton task={t()} push={push} />}</Show>
+          <Show when={task()?.ci?.state === "failed" && can("input")}>
+            <button
+              class="small"
+              data-testid="btn-fix-ci"
+              disabled={busy()}
+              title="Send the failing CI logs to the agent; caic pushes again after its turn"
+              onClick={() => void act(() => api.fixCi(props.id)).catch(() => {})}
+            >
+              Fix CI
+            </button>
+          </Show>
           <Show when={can("diff")}>
             <button class="small" data-testid="btn-diff" onClick={() => navigate(`/tasks/${props.id}/diff`)}>
               Diff
@@ -217,6 +238,12 @@ export function TaskView(props: { id: string }) {
           </Show>
         </div>
       </header>
+      <Show when={task()}>{(t) => <PushOutcome task={t()} push={push} />}</Show>
+      <Show when={checksOpen() && task()?.ci}>
+        {(ci) => (
+          <CiChecks ci={ci()} />
+        )}
+      </Show>
       <Show when={task()?.error}>
         <div class="line error">{task()!.error}</div>
       </Show>

@@ -13,8 +13,11 @@ export type AuthState =
   | { kind: "open" }
   /** Login required and nobody is signed in. */
   | { kind: "login"; providers: string[]; reason?: string }
-  /** Signed in, but this server does not let the person in. */
-  | { kind: "denied"; providers: string[]; message: string; username?: string }
+  /**
+   * Signed in, but this server does not let the person in; `refused` when the login
+   * itself was turned away (no session was issued).
+   */
+  | { kind: "denied"; providers: string[]; message: string; username?: string; refused?: boolean }
   /** Signed in. */
   | { kind: "in"; providers: string[]; user: UserResp };
 
@@ -66,12 +69,27 @@ async function whoAmI(reason?: string): Promise<AuthState> {
 let booted = false;
 
 /**
+ * The user named by `?refused=<user>` (where caic sends a browser whose login it turned
+ * away), taken off the address so a reload or a bookmark does not show it again.
+ */
+function takeRefused(): string | undefined {
+  const q = new URLSearchParams(location.search);
+  const user = q.get("refused");
+  if (user === null) return undefined;
+  q.delete("refused");
+  const rest = q.toString();
+  history.replaceState(history.state, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  return user.trim() || undefined;
+}
+
+/**
  * Asks the server whether login is required (`GET /api/v1/server/config`) and, if so,
  * who is signed in; retries with backoff while the server is unreachable.
  */
 export async function bootAuth(): Promise<void> {
   if (booted) return;
   booted = true;
+  const refused = takeRefused();
   let delay = 500;
   for (;;) {
     try {
@@ -86,6 +104,16 @@ export async function bootAuth(): Promise<void> {
       const cfg = (await r.json()) as ServerConfig;
       enabled = cfg.authEnabled;
       providers = cfg.authProviders;
+      if (enabled && refused) {
+        setAuth({
+          kind: "denied",
+          providers,
+          username: refused,
+          refused: true,
+          message: `The login of ${refused} was refused: not in this server's allowed users.`,
+        });
+        return;
+      }
       setAuth(enabled ? await whoAmI() : { kind: "open" });
       return;
     } catch {

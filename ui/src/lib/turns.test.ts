@@ -167,3 +167,55 @@ describe("groupTurns", () => {
     expect(toolSummary("Mystery", null)).toBe("Mystery");
   });
 });
+
+describe("pull requests and CI in the conversation", () => {
+  const check = (name: string, state: string) => ({ name, state, url: `https://github.com/acme/r/runs/${name}` });
+  const ci = (state: string, done: number, total: number, checks: unknown[], sha = "abc1234def5678") =>
+    ev({ kind: "ci", sha, state, done, total, checks });
+
+  it("shows a PR once (not also caic's log line) and folds consecutive CI reports into the latest", () => {
+    seq = 0;
+    const events = [
+      ev({ kind: "userInput", text: "go" }),
+      result(0.01),
+      ev({ kind: "log", line: "pushed abc1234def56 to origin/caic-1" }),
+      ev({ kind: "log", line: "pull request #1: https://github.com/acme/r/pull/1" }),
+      ev({ kind: "pr", forge: "github", number: 1, url: "https://github.com/acme/r/pull/1" }),
+      ci("pending", 0, 0, []),
+      ci("pending", 1, 2, [check("lint", "passed"), check("test", "pending")]),
+    ];
+    let turns = groupTurns(events);
+    expect(turns).toHaveLength(2);
+    expect(turns[1].items.map((i) => i.type)).toEqual(["log", "pr", "ci"]);
+    expect(turns[1].items[2]).toMatchObject({ type: "ci", state: "pending", done: 1, total: 2 });
+
+    events.push(ci("failed", 2, 2, [check("lint", "passed"), check("test", "failed")]));
+    // caic's own "CI failed on <sha>" line says the same: not shown again.
+    events.push(ev({ kind: "log", line: "CI failed on abc1234def56" }));
+    turns = groupTurns(events);
+    expect(turns[1].items.map((i) => i.type)).toEqual(["log", "pr", "ci"]);
+    expect(turns[1].items[2]).toMatchObject({ type: "ci", state: "failed" });
+
+    // The CI failure handed to the agent is a prompt: caic's lines before it do not
+    // make a turn of their own.
+    events.push(ev({ kind: "userInput", text: "CI failed on commit abc1234def56" }));
+    turns = groupTurns(events);
+    expect(turns).toHaveLength(2);
+    expect(turns[1].items.map((i) => i.type)).toEqual(["log", "pr", "ci", "user"]);
+
+    // A log line that is not an echo stays; a later report is a new line.
+    events.push(ev({ kind: "log", line: "CI passed on 0000000" }));
+    events.push(ci("passed", 2, 2, [check("lint", "passed"), check("test", "passed")], "fff0000"));
+    turns = groupTurns(events);
+    expect(turns[1].items.map((i) => i.type)).toEqual(["log", "pr", "ci", "user", "log", "ci"]);
+  });
+
+  it("keeps a PR line whose log line did not come just before", () => {
+    seq = 0;
+    const turns = groupTurns([
+      ev({ kind: "log", line: "something else" }),
+      ev({ kind: "pr", forge: "gitlab", number: 4, url: "https://gitlab.com/g/p/-/merge_requests/4" }),
+    ]);
+    expect(turns[0].items.map((i) => i.type)).toEqual(["log", "pr"]);
+  });
+});

@@ -1,7 +1,7 @@
 // Turns a task's flat event list into what the conversation shows: turns (a user
 // prompt and everything the agent did for it, up to its result) made of items, with
 // streamed text folded together and each tool call paired with its result.
-import type { AskQuestion, DiffFile, Event, JsonValue, TodoItem, Usage } from "../api/types";
+import type { AskQuestion, CiCheck, CiState, DiffFile, Event, JsonValue, TodoItem, Usage } from "../api/types";
 
 type Of<K extends Event["kind"]> = Extract<Event, { kind: K }>;
 
@@ -34,6 +34,8 @@ export type Item =
       diffStat: DiffFile[];
     }
   | { type: "system"; seq: number; text: string }
+  | { type: "pr"; seq: number; forge: string; number: number; url: string }
+  | { type: "ci"; seq: number; sha: string; state: CiState; done: number; total: number; checks: CiCheck[] }
   | { type: "log"; seq: number; text: string }
   | { type: "error"; seq: number; text: string };
 
@@ -124,6 +126,18 @@ export class TurnGrouper {
     return { t, i: turn.items.length - 1 };
   }
 
+  /** Where the open turn's last item is, if there is an open turn with items. */
+  private lastLoc(): Loc | undefined {
+    if (this.cur < 0) return undefined;
+    const n = this.turns[this.cur].items.length;
+    return n ? { t: this.cur, i: n - 1 } : undefined;
+  }
+
+  private lastItem(): Item | undefined {
+    const l = this.lastLoc();
+    return l && this.turns[l.t].items[l.i];
+  }
+
   private push(ev: Event) {
     switch (ev.kind) {
       case "userInput": {
@@ -131,7 +145,7 @@ export class TurnGrouper {
         this.asks = [];
         // A prompt starts a new turn unless the current one has only seen caic's own
         // lines so far (provisioning logs before the first prompt).
-        if (this.cur >= 0 && this.turns[this.cur].items.some((i) => i.type !== "log" && i.type !== "system")) {
+        if (this.cur >= 0 && this.turns[this.cur].items.some((i) => !caicLine.has(i.type))) {
           this.cur = -1;
         }
         this.textDelta = this.thinkingDelta = undefined;
@@ -239,9 +253,40 @@ export class TurnGrouper {
       case "system":
         this.add(ev.seq, { type: "system", seq: ev.seq, text: ev.detail ? `${ev.subtype}: ${ev.detail}` : ev.subtype });
         break;
-      case "log":
+      case "log": {
+        // caic logs what it also reports as a `pr` or `ci` event: say it once.
+        const prev = this.lastItem();
+        if (prev?.type === "ci" && ciEcho(ev.line, prev)) break;
         this.add(ev.seq, { type: "log", seq: ev.seq, text: ev.line });
         break;
+      }
+      case "pr": {
+        const item: Item = { type: "pr", seq: ev.seq, forge: ev.forge, number: ev.number, url: ev.url };
+        const prev = this.lastItem();
+        if (prev?.type === "log" && prev.text === `pull request #${ev.number}: ${ev.url}`) {
+          this.set(this.lastLoc()!, item);
+        } else {
+          this.add(ev.seq, item);
+        }
+        break;
+      }
+      case "ci": {
+        // CI reports come every few seconds while checks run: the latest replaces the
+        // ones just before it.
+        const item: Item = {
+          type: "ci",
+          seq: ev.seq,
+          sha: ev.sha,
+          state: ev.state,
+          done: ev.done,
+          total: ev.total,
+          checks: ev.checks,
+        };
+        const prev = this.lastItem();
+        if (prev?.type === "ci") this.set(this.lastLoc()!, item);
+        else this.add(ev.seq, item);
+        break;
+      }
       case "error":
         this.add(ev.seq, { type: "error", seq: ev.seq, text: ev.message });
         break;
@@ -256,6 +301,15 @@ export class TurnGrouper {
         break;
     }
   }
+}
+
+/** Items that are caic's own lines, not the agent's work: they do not hold a turn open. */
+const caicLine = new Set<Item["type"]>(["log", "system", "pr", "ci"]);
+
+/** Whether log `line` repeats what CI item `ci` already says (`CI failed on <sha>`). */
+function ciEcho(line: string, ci: Extract<Item, { type: "ci" }>): boolean {
+  const m = /^CI (passed|failed) on ([0-9a-f]+)$/.exec(line);
+  return !!m && m[1] === ci.state && ci.sha.startsWith(m[2]);
 }
 
 /** Groups events (by increasing seq) into turns. */

@@ -344,3 +344,51 @@ async fn s15_whole_login_logs_no_secret() {
     assert!(out.contains(&done.session.masked()), "{out}");
     assert!(out.contains(&user.token.masked()), "{out}");
 }
+
+#[tokio::test]
+async fn gitlab_tokens_are_refreshed_before_they_expire() {
+    let e = env(Flavor::GitLab).await;
+    e.forge.log_in_as(42, "bob");
+    let cb = browse(&e, Flavor::GitLab).await;
+    let done = finish(&e, Flavor::GitLab, &cb).await.unwrap();
+    let before = e.login.users().get(&done.user.id).unwrap();
+    let old_refresh = before.refresh_token.clone().unwrap();
+    // Two hours left: not due within 15 minutes, due within three hours.
+    assert_eq!(e.login.refresh_expiring(Duration::from_secs(900)).await, 0);
+    assert_eq!(
+        e.login
+            .refresh_expiring(Duration::from_secs(3 * 3600))
+            .await,
+        1
+    );
+    let after = e.login.users().get(&done.user.id).unwrap();
+    assert_ne!(after.token, before.token);
+    assert_ne!(after.refresh_token.as_ref(), Some(&old_refresh));
+    assert!(after.token_expires_at.unwrap() >= before.token_expires_at.unwrap());
+    // The new token works at the forge, and is what a restart reads back (S18).
+    let client = OAuthClient::new(
+        Provider::GitLab,
+        &OAuthAppConfig {
+            client_id: e.forge.client_id.clone(),
+            client_secret: Secret::new(e.forge.client_secret.clone()),
+            url: Some(e.forge.url.clone()),
+            api_url: None,
+            scope: None,
+        },
+        &callback_url(EXTERNAL, Provider::GitLab),
+    )
+    .unwrap();
+    assert_eq!(
+        client.fetch_profile(&after.token).await.unwrap().username,
+        "bob"
+    );
+    let reopened = UserStore::open(e.dir.path()).unwrap();
+    assert_eq!(reopened.get(&done.user.id).unwrap().token, after.token);
+    // The used-up refresh token is refused by GitLab: a second refresh with it fails
+    // and leaves the stored token alone.
+    assert!(client.refresh(&old_refresh).await.is_err());
+    assert_eq!(
+        e.login.users().get(&done.user.id).unwrap().token,
+        after.token
+    );
+}

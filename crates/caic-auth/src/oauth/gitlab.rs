@@ -71,6 +71,31 @@ pub(super) async fn exchange_code(c: &OAuthClient, code: &str) -> Result<TokenGr
     })
 }
 
+/// Trades a refresh token for a new access token (GitLab rotates the refresh token
+/// too: the old one stops working).
+pub(super) async fn refresh(c: &OAuthClient, refresh_token: &Secret) -> Result<TokenGrant, Error> {
+    let resp = c
+        .http
+        .post(format!("{}{TOKEN_PATH}", c.web_url))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&[
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.expose()),
+            ("refresh_token", refresh_token.expose()),
+            ("grant_type", "refresh_token"),
+            ("redirect_uri", c.redirect_uri.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(Error::http)?;
+    let t: TokenResponse = read_json(c, "token refresh", resp).await?;
+    Ok(TokenGrant {
+        access_token: Secret::new(t.access_token),
+        refresh_token: t.refresh_token.map(Secret::new),
+        expires_in: t.expires_in,
+    })
+}
+
 pub(super) async fn fetch_profile(c: &OAuthClient, token: &Secret) -> Result<Profile, Error> {
     let resp = c
         .http

@@ -146,6 +146,15 @@ impl OAuthClient {
         Ok(grant)
     }
 
+    /// A new access token from a refresh token. Only GitLab issues refresh tokens
+    /// (GitHub OAuth app tokens do not expire).
+    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenGrant, Error> {
+        match self.provider {
+            Provider::GitHub => Err(self.fail("GitHub OAuth app tokens cannot be refreshed")),
+            Provider::GitLab => gitlab::refresh(self, refresh_token).await,
+        }
+    }
+
     /// Fetches the profile of the token's owner.
     pub async fn fetch_profile(&self, token: &Secret) -> Result<Profile, Error> {
         match self.provider {

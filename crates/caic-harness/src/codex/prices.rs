@@ -1,50 +1,27 @@
 //! Codex reports tokens, never money: cost is estimated from a price table kept as data
-//! (`prices.json` beside this file).
+//! (`prices.json` beside this file, read by [`crate::prices`]).
 
-use serde::Deserialize;
-use std::collections::BTreeMap;
+pub use crate::prices::Price;
+use crate::prices::PriceTable;
 use std::sync::OnceLock;
 
-/// USD per million tokens for one model.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Price {
-    /// Uncached input.
-    pub input: f64,
-    /// Input read from the prompt cache.
-    pub cached_input: f64,
-    /// Output, reasoning included.
-    pub output: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Table {
-    models: BTreeMap<String, Price>,
-    default: Price,
-}
-
-fn table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
+fn table() -> &'static PriceTable {
+    static TABLE: OnceLock<PriceTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        serde_json::from_str(include_str!("prices.json")).expect("prices.json is valid")
+        PriceTable::parse(include_str!("prices.json")).expect("prices.json is valid")
     })
 }
 
 /// The price of `model`, and whether it is listed (else the default price applies).
 pub fn price(model: &str) -> (Price, bool) {
-    match table().models.get(model) {
-        Some(p) => (*p, true),
-        None => (table().default, false),
-    }
+    let (p, entry) = table().price(model);
+    (p, entry.is_some())
 }
 
 /// Estimated USD for tokens of `model`.
 pub fn estimate(model: &str, usage: &caic_api::Usage) -> f64 {
     let (p, _) = price(model);
-    (usage.input_tokens as f64 * p.input
-        + (usage.cache_read_input_tokens + usage.cache_creation_input_tokens) as f64
-            * p.cached_input
-        + usage.output_tokens as f64 * p.output)
-        / 1_000_000.0
+    p.rates(0).cost(usage)
 }
 
 #[cfg(test)]

@@ -6,9 +6,15 @@ Gemini CLI takes no input stream: each turn is one process
 turn resumes the same session by id. This runner keeps one long-lived process for caic:
 
 - at start it prints `{"type":"caic_runner","agent_version":...,"session_id":...}`;
-- each stdin line `{"type":"prompt","text":...}` from caic runs one turn (queued while one
-  runs): the first of a new session uses `--session-id` with an id chosen here, later
-  ones (and every turn with `--resume ID`) use `--resume`;
+- each stdin line `{"type":"prompt","text":...,"images":[{"mediaType","data"}]}` from caic
+  runs one turn (queued while one runs): the first of a new session uses `--session-id`
+  with an id chosen here, later ones (and every turn with `--resume ID`) use `--resume`;
+- a prompt's images (base64) are written to a fresh 0700 directory under ~/.caic (never
+  in the repo, so never in its diff), which the turn's process gets with
+  `--include-directories`; the prompt names each file as `@/path/image-N.ext`, which
+  Gemini CLI reads into an inline image part for the model. The directory is removed
+  before the turn's `result` line is passed on, or when its process ends without one
+  (the session keeps the image data for later turns);
 - a stdin line `{"type":"interrupt"}` sends SIGINT to the running turn and drops the queue;
 - every line Gemini prints is copied to stdout unchanged; when a turn's process ends
   without a `result` line, the runner prints `{"type":"caic_turn_end","status":...}`;
@@ -20,16 +26,30 @@ Stdlib only; Python 3.9+.
 """
 
 import argparse
+import base64
+import binascii
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 
 OUT_LOCK = threading.Lock()
+
+# Where prompt images are written, one private directory per turn.
+IMAGES_ROOT = os.path.join(os.path.expanduser("~"), ".caic", "gemini-images")
+
+# Media types caic accepts, and the file extension Gemini CLI maps back to each.
+IMAGE_EXT = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
 
 
 def emit(obj):
@@ -54,6 +74,44 @@ def agent_version(gemini):
             pass
         d = os.path.dirname(d)
     return ""
+
+
+def write_images(images):
+    """Writes a prompt's images to a new private directory; returns it and the paths.
+
+    Returns (None, []) when there is nothing to write. A bad image is reported and left
+    out; the turn still runs with the rest.
+    """
+    if not images:
+        return None, []
+    os.makedirs(IMAGES_ROOT, mode=0o700, exist_ok=True)
+    d = tempfile.mkdtemp(prefix="turn-", dir=IMAGES_ROOT)
+    paths = []
+    for i, img in enumerate(images, 1):
+        media = img.get("mediaType", "") if isinstance(img, dict) else ""
+        ext = IMAGE_EXT.get(media)
+        if ext is None:
+            emit({"type": "caic_error",
+                  "message": "runner: image %d has unsupported media type %r" % (i, media)})
+            continue
+        try:
+            data = base64.b64decode(img.get("data", ""), validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            emit({"type": "caic_error", "message": "runner: image %d is not valid base64" % i})
+            continue
+        path = os.path.join(d, "image-%d%s" % (i, ext))
+        with open(path, "wb") as f:
+            f.write(data)
+        paths.append(path)
+    return d, paths
+
+
+def with_image_refs(text, paths):
+    """The prompt text followed by one `@path` reference per image."""
+    if not paths:
+        return text
+    refs = " ".join("@" + p for p in paths)
+    return (text.rstrip() + "\n\n" + refs) if text.strip() else refs
 
 
 def ensure_settings():
@@ -84,9 +142,11 @@ class Runner:
         self.busy = False
         self.interrupted = False
 
-    def argv(self):
+    def argv(self, include_dir=None):
         argv = [self.args.gemini, "-p", "", "--output-format", "stream-json", "--yolo",
                 "--skip-trust"]
+        if include_dir:
+            argv += ["--include-directories", include_dir]
         if self.args.model:
             argv += ["-m", self.args.model]
         if self.started:
@@ -95,10 +155,26 @@ class Runner:
             argv += ["--session-id", self.session_id]
         return argv
 
-    def turn(self, text):
+    def turn(self, prompt):
         self.interrupted = False
         try:
-            proc = subprocess.Popen(self.argv(), stdin=subprocess.PIPE,
+            images_dir, paths = write_images(prompt.get("images"))
+        except OSError as e:
+            emit({"type": "caic_error", "message": "runner: cannot write images: %s" % e})
+            images_dir, paths = None, []
+
+        def cleanup():
+            if images_dir:
+                shutil.rmtree(images_dir, ignore_errors=True)
+
+        try:
+            self.run_turn(with_image_refs(prompt.get("text", ""), paths), images_dir, cleanup)
+        finally:
+            cleanup()
+
+    def run_turn(self, text, images_dir, cleanup):
+        try:
+            proc = subprocess.Popen(self.argv(images_dir), stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, bufsize=0)
         except OSError as e:
             emit({"type": "caic_turn_end", "status": "error",
@@ -116,18 +192,20 @@ class Runner:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line.strip():
                 continue
-            with OUT_LOCK:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
             try:
                 msg = json.loads(line)
             except ValueError:
-                continue
+                msg = None
             if isinstance(msg, dict):
                 if msg.get("type") == "init":
                     self.started = True
                 elif msg.get("type") == "result":
                     saw_result = True
+                    # The CLI is done with the images: gone before caic sees the turn end.
+                    cleanup()
+            with OUT_LOCK:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
         code = proc.wait()
         with self.lock:
             self.proc = None
@@ -141,11 +219,11 @@ class Runner:
             with self.lock:
                 while not self.queue:
                     self.lock.wait()
-                text = self.queue.pop(0)
-                if text is None:
+                prompt = self.queue.pop(0)
+                if prompt is None:
                     return
                 self.busy = True
-            self.turn(text)
+            self.turn(prompt)
             with self.lock:
                 self.busy = False
                 self.lock.notify_all()
@@ -158,7 +236,9 @@ class Runner:
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "prompt":
             with self.lock:
-                self.queue.append(str(msg.get("text", "")))
+                images = msg.get("images")
+                self.queue.append({"text": str(msg.get("text", "")),
+                                   "images": images if isinstance(images, list) else []})
                 self.lock.notify_all()
         elif kind == "interrupt":
             with self.lock:

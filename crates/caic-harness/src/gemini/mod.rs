@@ -4,11 +4,16 @@
 //! ([`RUNNER_SCRIPT`], installed by `files()`) stays up for caic, runs one
 //! `gemini -p "" --output-format stream-json --yolo` per prompt line (the prompt on its
 //! stdin) and resumes the same session id each turn; it copies Gemini's lines unchanged
-//! for [`GeminiParser`]. Chosen over ACP (`gemini --acp`) because ACP makes the client
+//! for [`GeminiParser`]. Images of a prompt travel base64 in its line; the runner writes
+//! them to a private directory outside the repo, adds it with `--include-directories` and
+//! names each file in the prompt as an `@path` reference, which the CLI reads into an
+//! `inlineData` part; the directory is removed when the turn ends. Gemini reports no cost:
+//! it is estimated from tokens and [`prices`]. Chosen over ACP (`gemini --acp`) because ACP makes the client
 //! answer permission and file-system requests and reports no token counts, while
 //! stream-json gives tokens per turn, tool ids and plain resumable sessions.
 
 mod parser;
+pub mod prices;
 
 pub use parser::{tool_name, GeminiParser};
 
@@ -37,8 +42,8 @@ impl Harness for GeminiHarness {
             models: ["auto", "gemini-3.1-pro-preview", "gemini-3.5-flash"]
                 .map(String::from)
                 .to_vec(),
-            // Prompts are plain text on the CLI's stdin.
-            supports_images: false,
+            // As `@path` references to files the runner writes (see the module doc).
+            supports_images: true,
             context_window: 1_048_576,
             credential_env: ["GEMINI_API_KEY"].map(String::from).to_vec(),
             credentials_configured: false,
@@ -77,7 +82,11 @@ impl Harness for GeminiHarness {
     }
 
     fn encode_prompt(&self, prompt: &Prompt) -> String {
-        json!({"type": "prompt", "text": prompt.text}).to_string()
+        if prompt.images.is_empty() {
+            json!({"type": "prompt", "text": prompt.text}).to_string()
+        } else {
+            json!({"type": "prompt", "text": prompt.text, "images": prompt.images}).to_string()
+        }
     }
 
     fn encode_interrupt(&self) -> Option<String> {

@@ -1,6 +1,8 @@
 //! Gemini CLI stream-json lines (through caic's runner) and caic's input lines -> caic
 //! events.
 
+use super::prices;
+use crate::prices::round_usd;
 use crate::text::{trim_middle, MAX_ERROR_LINE, MAX_TOOL_OUTPUT};
 use crate::Parser;
 use caic_api::{EventData, Usage};
@@ -26,7 +28,7 @@ pub fn tool_name(gemini: &str) -> &str {
 /// Parser for one runner stream: many Gemini CLI processes, one per turn.
 ///
 /// Mapping, by line `type`:
-/// - caic's `prompt` -> `userInput`; `interrupt` -> nothing.
+/// - caic's `prompt` -> `userInput` (with its image count); `interrupt` -> nothing.
 /// - `caic_runner` (the runner's first line) -> nothing; it carries the CLI version and
 ///   the working directory used by the next `init`s.
 /// - `init` -> `init` (one per turn: each turn is a process; the session id stays).
@@ -36,8 +38,12 @@ pub fn tool_name(gemini: &str) -> &str {
 /// - `tool_use` / `tool_result` -> `toolUse` / `toolResult`, tool names mapped by
 ///   [`tool_name`].
 /// - `error` -> `system{subtype:"error"|"warning"}`.
-/// - `result` -> `usage` then `result` (cost 0: Gemini reports none); `caic_turn_end` (a
-///   turn whose process died without a result) -> an error or interrupted `result`.
+/// - `result` -> `usage` (the turn's tokens, thinking counted as output, under the model
+///   that read the most), `system{subtype:"cost_estimated"}` then `result`, whose
+///   `totalCostUsd` is estimated by caic from each model's tokens and the price table
+///   (Gemini reports no cost) and adds up over the turns of this stream, like the other
+///   harnesses' per-process cost; `caic_turn_end` (a turn whose process died without a
+///   result) -> an error or interrupted `result`.
 /// - unknown types -> `system{subtype:"unknown:<type>"}`; not JSON: one `error` event.
 #[derive(Debug, Default)]
 pub struct GeminiParser {
@@ -50,6 +56,8 @@ pub struct GeminiParser {
     last_text: String,
     /// Turns of this stream so far.
     turns: u64,
+    /// Estimated cost of this stream so far, USD.
+    cost: f64,
 }
 
 impl GeminiParser {
@@ -75,7 +83,9 @@ impl GeminiParser {
         match ty {
             "prompt" => out.push(EventData::UserInput {
                 text: str_at(&v, "text").to_string(),
-                images: 0,
+                images: v["images"]
+                    .as_array()
+                    .map_or(0, |a| u32::try_from(a.len()).unwrap_or(u32::MAX)),
             }),
             "interrupt" => {}
             "caic_runner" => {
@@ -147,16 +157,25 @@ impl GeminiParser {
                 self.flush(&mut out);
                 self.turns += 1;
                 let stats = &v["stats"];
-                let usage = to_usage(stats);
-                let model = stats["models"]
-                    .as_object()
-                    .and_then(|m| m.keys().next().cloned())
-                    .unwrap_or_else(|| self.model.clone());
+                let models = self.per_model(stats);
+                let usage = models.iter().fold(Usage::default(), |mut sum, (_, u)| {
+                    sum.input_tokens += u.input_tokens;
+                    sum.output_tokens += u.output_tokens;
+                    sum.cache_read_input_tokens += u.cache_read_input_tokens;
+                    sum
+                });
                 if usage != Usage::default() {
+                    let model = models
+                        .iter()
+                        .max_by_key(|(_, u)| u.input_tokens + u.cache_read_input_tokens)
+                        .map(|(m, _)| m.clone())
+                        .unwrap_or_else(|| self.model.clone());
                     out.push(EventData::Usage {
                         usage: usage.clone(),
                         model,
                     });
+                    let requests = 1 + stats["tool_calls"].as_u64().unwrap_or(0);
+                    out.push(self.estimate(&models, requests));
                 }
                 let ok = str_at(&v, "status") == "success";
                 let last_text = std::mem::take(&mut self.last_text);
@@ -171,7 +190,7 @@ impl GeminiParser {
                             .unwrap_or("error")
                             .to_string()
                     },
-                    total_cost_usd: 0.0,
+                    total_cost_usd: round_usd(self.cost),
                     duration_ms: stats["duration_ms"].as_u64().unwrap_or(0),
                     num_turns: self.turns,
                     usage,
@@ -188,7 +207,7 @@ impl GeminiParser {
                     subtype: if interrupted { "interrupted" } else { "error" }.into(),
                     is_error: !interrupted,
                     result: str_at(&v, "message").to_string(),
-                    total_cost_usd: 0.0,
+                    total_cost_usd: round_usd(self.cost),
                     duration_ms: 0,
                     num_turns: self.turns,
                     usage: Usage::default(),
@@ -202,6 +221,64 @@ impl GeminiParser {
             }),
         }
         out
+    }
+}
+
+impl GeminiParser {
+    /// Each model's tokens in a turn's `stats` (the whole turn under the session's model
+    /// when it lists none); models that spent nothing are left out.
+    fn per_model(&self, stats: &Value) -> Vec<(String, Usage)> {
+        match stats["models"].as_object() {
+            Some(models) if !models.is_empty() => models
+                .iter()
+                .map(|(m, s)| (m.clone(), to_usage(s)))
+                .filter(|(_, u)| *u != Usage::default())
+                .collect(),
+            _ => vec![(self.model.clone(), to_usage(stats))],
+        }
+    }
+
+    /// Adds a turn's estimated cost to the stream's and says how it was computed.
+    ///
+    /// Long-prompt rates apply per request, but a turn's stats only sum its requests: the
+    /// prompt size of one is taken as the model's prompt tokens over `requests` (one
+    /// request, plus at most one per tool call).
+    fn estimate(&mut self, models: &[(String, Usage)], requests: u64) -> EventData {
+        let mut turn = 0.0;
+        let mut parts = Vec::new();
+        for (model, usage) in models {
+            let (price, entry) = prices::table().price(model);
+            let prompt = (usage.input_tokens + usage.cache_read_input_tokens).div_ceil(requests);
+            let rates = price.rates(prompt);
+            turn += rates.cost(usage);
+            let which = match entry {
+                Some(e) if e == model => String::new(),
+                Some(e) => format!(" (priced as {e})"),
+                None => " (not in caic's table: default price)".to_string(),
+            };
+            let long = match price.long_context {
+                Some(l) if prompt > l.above_prompt_tokens => {
+                    format!(", long-prompt rates applied (~{prompt} prompt tokens per request)")
+                }
+                _ => String::new(),
+            };
+            let name = if model.is_empty() {
+                "an unnamed model"
+            } else {
+                model
+            };
+            parts.push(format!("{name}{which}: {}{long}", price.describe()));
+        }
+        self.cost += turn;
+        EventData::System {
+            subtype: "cost_estimated".into(),
+            detail: Some(format!(
+                "cost estimated by caic from tokens, USD per million tokens: {}; this turn \
+                 ${turn:.6}, this session so far ${:.6}",
+                parts.join("; "),
+                self.cost
+            )),
+        }
     }
 }
 
@@ -230,13 +307,16 @@ fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// Gemini counts cached tokens inside `input_tokens`; caic counts them apart.
+/// Tokens of a `stats` object (a turn's, or one model's share of it). Gemini counts
+/// cached tokens inside `input_tokens`, and thinking tokens only in `total_tokens`; caic
+/// counts cached tokens apart and thinking as output (Google bills it as output).
 fn to_usage(stats: &Value) -> Usage {
     let n = |k: &str| stats[k].as_u64().unwrap_or(0);
-    let cached = n("cached");
+    let prompt = n("input_tokens");
+    let cached = n("cached").min(prompt);
     Usage {
-        input_tokens: n("input_tokens").saturating_sub(cached),
-        output_tokens: n("output_tokens"),
+        input_tokens: prompt - cached,
+        output_tokens: n("output_tokens").max(n("total_tokens").saturating_sub(prompt)),
         cache_creation_input_tokens: 0,
         cache_read_input_tokens: cached,
     }

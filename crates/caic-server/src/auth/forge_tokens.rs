@@ -17,6 +17,13 @@ impl UserTokens for OwnerTokens {
             (user.provider, forge),
             (Provider::GitHub, ForgeKind::GitHub) | (Provider::GitLab, ForgeKind::GitLab)
         );
-        (same && !user.token.is_empty()).then(|| ForgeSecret::new(user.token.expose()))
+        // An expired token is no use (the refresher renews GitLab's before they expire;
+        // if it could not, the next credential in line is used).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let fresh = user.token_expires_at.is_none_or(|t| t > now);
+        (same && fresh && !user.token.is_empty()).then(|| ForgeSecret::new(user.token.expose()))
     }
 }

@@ -149,6 +149,23 @@ impl Auth {
         self.github_token.as_ref()
     }
 
+    /// Starts refreshing users' expiring forge tokens (GitLab's last two hours) every
+    /// five minutes, when login is on.
+    pub fn spawn_token_refresh(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        self.login.as_ref()?;
+        let me = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                if let Some(login) = me.login() {
+                    login
+                        .refresh_expiring(std::time::Duration::from_secs(15 * 60))
+                        .await;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(5 * 60)).await;
+            }
+        }))
+    }
+
     /// Starts refreshing GitHub's hook ranges when `allow_origins` has `github`.
     pub fn spawn_refresh(&self) -> Option<tokio::task::JoinHandle<()>> {
         self.github_ranges.as_ref().map(|r| {

@@ -1,0 +1,206 @@
+//! S17 with login on: the task owner's OAuth token comes first. It opens the pull
+//! request for their task's branch and is the token injected into their agent, ahead
+//! of the configured token. A real server, the `fake` harness in a real container, a
+//! mock GitHub for OAuth and one for the REST API.
+
+mod auth_support;
+
+use auth_support::mock_forge::{Flavor, MockForge};
+use auth_support::{Browser, Dirs, EXTERNAL};
+use caic_auth::config::AuthConfig;
+use caic_auth::Secret;
+use caic_server::config::ForgeSection;
+use caic_server::Server;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes this test's containers whatever the outcome.
+struct Containers(String);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("name=caic-{}-", self.0))
+            .output();
+        if let Ok(out) = out {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .args(["rm", "-f"])
+                    .args(&ids)
+                    .output();
+            }
+        }
+    }
+}
+
+/// First 16 hex digits of a string's SHA-256, as `sha256sum | cut -c1-16` prints.
+fn sha16(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))[..16].to_string()
+}
+
+async fn wait_task(b: &Browser, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let t = b.get(&format!("/api/v1/tasks/{id}")).await.json();
+        if pred(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "task never got there: {t}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
+    let dirs = Dirs::new();
+    let suffix: String = dirs
+        .tmp
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    let repo_id = format!("tok{}", &suffix[suffix.len().saturating_sub(6)..]);
+    let _cleanup = Containers(repo_id.clone());
+    let repo = dirs.root.join(&repo_id);
+    let origin = dirs.tmp.path().join("origin.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(
+        dirs.tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.name", "Test User"]);
+    git(&repo, &["config", "user.email", "test@example.com"]);
+    std::fs::write(repo.join("README.md"), "# demo\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "initial"]);
+    git(
+        &repo,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    git(&repo, &["push", "-q", "-u", "origin", "main"]);
+    git(&repo, &["remote", "set-head", "origin", "main"]);
+    // The origin names GitHub; the bytes go to the bare repo.
+    let url = format!("https://github.com/acme/{repo_id}.git");
+    git(&repo, &["remote", "set-url", "origin", &url]);
+    git(
+        &repo,
+        &[
+            "config",
+            &format!("url.{}.insteadOf", origin.display()),
+            &url,
+        ],
+    );
+
+    let github = MockForge::start(Flavor::GitHub).await;
+    let gitlab = MockForge::start(Flavor::GitLab).await;
+    let (rest, gh) = caic_forge::mock::github("not-yet-known").await;
+    let auth = AuthConfig {
+        external_url: Some(EXTERNAL.into()),
+        oauth_allowed_users: vec!["alice".into()],
+        github_oauth: Some(auth_support::app(&github)),
+        gitlab_oauth: Some(auth_support::app(&gitlab)),
+        ..Default::default()
+    };
+    let mut cfg = dirs.config(auth);
+    cfg.forge = ForgeSection {
+        github_api: Some(rest.clone()),
+        ci_poll_secs: 3600,
+        ..Default::default()
+    };
+    // A configured token exists too: the owner's must win.
+    let configured = "ghp_configuredconfiguredconfigured0042";
+    cfg.github_token = Some(Secret::new(configured));
+    let server = Server::start(cfg).await.expect("server starts");
+    let base = format!("http://{}", server.addrs[0]);
+
+    github.log_in_as(1, "alice");
+    let alice = Browser::new(&base);
+    assert_eq!(
+        alice.login("github").await.last().unwrap().status,
+        StatusCode::OK
+    );
+    let alice_token = github.issued_tokens()[0].clone();
+    gh.lock().unwrap().token = alice_token.clone();
+
+    let created = alice
+        .post_json(
+            "/api/v1/tasks",
+            &json!({"repo": repo_id, "harness": "fake", "injectToken": true,
+                "prompt": "FAKE_BASH echo \"gh=$(printf %s \"$GH_TOKEN\" | sha256sum | cut -c1-16)\"\nFAKE_WRITE a.txt hi"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{created:?}");
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    wait_task(&alice, &id, |t| t["state"] == "waiting").await;
+
+    // The agent got alice's token, not the configured one.
+    let mut stream = alice.stream(&format!("/api/v1/tasks/{id}/events")).await;
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !text.contains("event: ready") && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await {
+            Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
+            _ => break,
+        }
+    }
+    assert!(
+        text.contains(&format!("gh={}", sha16(&alice_token))),
+        "agent did not get the owner's token: {text}"
+    );
+    assert!(!text.contains(&sha16(configured)));
+    // Done reading: an unread stream left open stalls this in-process client's
+    // later requests (caic serve itself is unaffected).
+    drop(stream);
+
+    // The pull request is opened with alice's token.
+    let p = alice
+        .post_json(&format!("/api/v1/tasks/{id}/sync"), &json!({}))
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{p:?}");
+    assert_eq!(p.json()["pr"]["number"], 1, "{p:?}");
+    let auths: Vec<String> = gh
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter_map(|r| r.auth.clone())
+        .collect();
+    assert!(!auths.is_empty());
+    let want = format!("Bearer {alice_token}");
+    assert!(auths.iter().all(|a| *a == want), "{auths:?}");
+    server.stop().await;
+}
