@@ -163,3 +163,30 @@ test("the SPA is served with the right caching and compression", async () => {
   expect(api404.status).toBe(404);
   expect((await api404.json()).error.code).toBe("NOT_FOUND");
 });
+
+test("the app installs on a phone: manifest and PNG icons are served", async () => {
+  const m = await fetch(`${caic.base}/manifest.webmanifest`);
+  expect(m.status).toBe(200);
+  expect(m.headers.get("content-type")).toContain("application/manifest+json");
+  const manifest = await m.json();
+  expect(manifest.display).toBe("standalone");
+  const sizes = manifest.icons.map((i: { sizes: string }) => i.sizes);
+  expect(sizes).toEqual(expect.arrayContaining(["192x192", "512x512"]));
+  const page = await fetch(`${caic.base}/`);
+  const html = await page.text();
+  const touch = /rel="apple-touch-icon" href="([^"]+)"/.exec(html)?.[1];
+  expect(touch).toBeTruthy();
+  for (const src of [...manifest.icons.map((i: { src: string }) => i.src), touch!]) {
+    const r = await fetch(`${caic.base}${src}`);
+    expect(r.status, src).toBe(200);
+    const body = new Uint8Array(await r.arrayBuffer());
+    if (src.endsWith(".png")) {
+      expect(r.headers.get("content-type")).toBe("image/png");
+      // PNG signature, and the declared width in the IHDR chunk.
+      expect(Array.from(body.slice(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+      const width = new DataView(body.buffer).getUint32(16);
+      const declared = manifest.icons.find((i: { src: string }) => i.src === src)?.sizes;
+      if (declared) expect(`${width}x${width}`).toBe(declared);
+    }
+  }
+});
