@@ -284,6 +284,56 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
         t["ci"]["checks"][0]["url"],
         format!("https://gitlab.example.com/{project}/-/jobs/31").as_str()
     );
+    // Pushing the same commit again keeps the green result (no reset to pending).
+    let (status, v3) = caic.post(&format!("/api/v1/tasks/{id}/sync"), "{}").await?;
+    assert_eq!(status, 200, "{v3}");
+    assert_eq!(v3["commit"], sha.as_str());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = caic.task(&id).await?;
+    assert_eq!(t["ci"]["state"], "passed", "{t}");
+    assert_eq!(t["ci"]["done"], 1, "{t}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ci_watch_resumes_after_a_server_restart() -> Result<()> {
+    let (api, gh) = mock::github(GH_TOKEN).await;
+    let world = World::new();
+    forge_origin(
+        &world,
+        &format!("https://github.com/acme/{}.git", world.repo_id),
+    );
+    world.write_config(&format!(
+        "[forge]\ngithub_api = \"{api}\"\nci_poll_secs = 1\n"
+    ));
+    let env = [("GITHUB_TOKEN", Some(GH_TOKEN))];
+    let caic = Caic::start_with_env(&world, "127.0.0.1:0", &env).await?;
+    let id = caic.create("fake", "FAKE_WRITE r.txt restart").await?;
+    caic.wait_turns(&id, 1, LONG).await?;
+    let (status, v) = caic.post(&format!("/api/v1/tasks/{id}/sync"), "{}").await?;
+    assert_eq!(status, 200, "{v}");
+    let sha = v["commit"].as_str().unwrap().to_string();
+    wait_task(&caic, &id, "pending", TURN, |t| {
+        t["ci"]["state"] == "pending"
+    })
+    .await?;
+    // caic dies while CI runs; CI finishes while it is down.
+    caic.kill().await;
+    gh.lock().unwrap().check_runs.insert(
+        sha.clone(),
+        vec![check_run(40, "test", "completed", Some("success"))],
+    );
+    let caic = Caic::start_with_env(&world, "127.0.0.1:0", &env).await?;
+    let t = wait_task(&caic, &id, "CI passed after the restart", TURN, |t| {
+        t["ci"]["state"] == "passed"
+    })
+    .await?;
+    assert_eq!(t["ci"]["sha"], sha.as_str());
+    assert!(
+        caic.log_tail().contains("resumed CI watches"),
+        "{}",
+        caic.log_tail()
+    );
     Ok(())
 }
 

@@ -127,27 +127,35 @@ impl Engine {
             });
         }
         let ci = task.data.lock().unwrap().ci.clone();
-        if ci.is_some_and(|c| c.sha == sha && c.state == caic_api::CiState::Failed) {
-            // Nothing new since CI failed: re-running the watch would hand the agent
-            // the same failure again, in a loop.
-            task.emit(EventData::Log {
-                line: format!(
-                    "no new commit since CI failed on {}: not watching again",
-                    short(sha)
-                ),
-            });
-        } else {
-            self.watch_ci(task, forge, sha);
+        let id = task.id();
+        match ci {
+            Some(c) if c.sha == sha && c.state == caic_api::CiState::Failed => {
+                // Nothing new since CI failed: re-running the watch would hand the agent
+                // the same failure again, in a loop.
+                task.emit(EventData::Log {
+                    line: format!(
+                        "no new commit since CI failed on {}: not watching again",
+                        short(sha)
+                    ),
+                });
+            }
+            // Already green, or already followed: keep what the task shows.
+            Some(c) if c.sha == sha && c.state == caic_api::CiState::Passed => {}
+            Some(c) if c.sha == sha && self.inner.ship.watching(&id, sha) => {}
+            _ => self.watch_ci(task, forge, sha, true),
         }
         self.notify();
         Some(pr)
     }
 
-    /// Follows `sha`'s checks, replacing the task's earlier watch.
-    fn watch_ci(&self, task: &Arc<Task>, forge: Forge, sha: &str) {
+    /// Follows `sha`'s checks, replacing the task's earlier watch; `fresh` marks a new
+    /// push (CI shown as pending from nothing) rather than a resumed watch.
+    fn watch_ci(&self, task: &Arc<Task>, forge: Forge, sha: &str, fresh: bool) {
         let id = task.id();
-        self.inner.ship.set_failure(&id, None);
-        task.emit(crate::ship::ci_event(sha, &[]));
+        if fresh {
+            self.inner.ship.set_failure(&id, None);
+            task.emit(crate::ship::ci_event(sha, &[]));
+        }
         let engine = self.clone();
         let sha_owned = sha.to_string();
         let key = id.clone();
@@ -204,6 +212,42 @@ impl Engine {
             }),
         }
         self.notify();
+    }
+
+    /// Resumes following CI for tasks whose last pushed commit was still pending when
+    /// the server stopped (watches live in memory; the task log kept the commit).
+    pub async fn resume_ci_watches(&self) -> usize {
+        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().unwrap().values().cloned().collect();
+        let mut n = 0;
+        for task in tasks {
+            let (meta, ci, state) = {
+                let d = task.data.lock().unwrap();
+                (d.meta.clone(), d.ci.clone(), d.state)
+            };
+            let Some(ci) = ci.filter(|c| c.state == caic_api::CiState::Pending) else {
+                continue;
+            };
+            if state.is_final() || state == TaskState::Purging {
+                continue;
+            }
+            let Some(remote) = self.task_remote(&meta) else {
+                continue;
+            };
+            let Some(token) = self.inner.ship.credential(&meta.id, &remote).await else {
+                continue;
+            };
+            match self.inner.ship.client(&remote, token) {
+                Ok(forge) => {
+                    self.watch_ci(&task, forge, &ci.sha, false);
+                    n += 1;
+                }
+                Err(e) => tracing::warn!(task = %meta.id, error = %e, "resuming the CI watch"),
+            }
+        }
+        if n > 0 {
+            tracing::info!(tasks = n, "resumed CI watches");
+        }
+        n
     }
 
     /// Sends the last CI failure report to the agent again and re-pushes when its turn

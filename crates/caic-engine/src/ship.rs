@@ -267,6 +267,15 @@ impl Ship {
         }
     }
 
+    /// Whether `task_id`'s CI watch follows `sha` and still runs.
+    pub(crate) fn watching(&self, task_id: &str, sha: &str) -> bool {
+        self.watches
+            .lock()
+            .unwrap()
+            .get(task_id)
+            .is_some_and(|w| w.sha == sha && !w.handle.is_finished())
+    }
+
     /// Stops watching `task_id`.
     pub(crate) fn unwatch(&self, task_id: &str) {
         if let Some(w) = self.watches.lock().unwrap().remove(task_id) {

@@ -283,6 +283,11 @@ impl Server {
         if auth.enabled() {
             engine.set_user_tokens(Arc::new(auth::forge_tokens::OwnerTokens(auth.clone())));
         }
+        // Credentials are in place: pick up CI watches a previous run left pending.
+        let resume = engine.clone();
+        tokio::spawn(async move {
+            resume.resume_ci_watches().await;
+        });
         let app = router(engine.clone(), auth.clone(), hooks)
             .into_make_service_with_connect_info::<SocketAddr>();
         let (shutdown, rx) = tokio::sync::watch::channel(false);
