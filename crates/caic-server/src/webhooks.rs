@@ -222,7 +222,16 @@ async fn on_github(s: &HookState, event: &str, p: &Value) -> Response {
             }
             let issue = &p["issue"];
             let prompt = issue_prompt(issue["title"].as_str(), issue["body"].as_str(), None);
-            start(s, ForgeKind::GitHub, repo, issue["number"].as_u64(), prompt).await
+            let sender = p["sender"]["id"].as_u64();
+            start(
+                s,
+                ForgeKind::GitHub,
+                repo,
+                issue["number"].as_u64(),
+                sender,
+                prompt,
+            )
+            .await
         }
         "issue_comment" => {
             let c = &p["comment"];
@@ -233,7 +242,16 @@ async fn on_github(s: &HookState, event: &str, p: &Value) -> Response {
             }
             let issue = &p["issue"];
             let prompt = issue_prompt(issue["title"].as_str(), issue["body"].as_str(), Some(text));
-            start(s, ForgeKind::GitHub, repo, issue["number"].as_u64(), prompt).await
+            let sender = c["user"]["id"].as_u64().or(p["sender"]["id"].as_u64());
+            start(
+                s,
+                ForgeKind::GitHub,
+                repo,
+                issue["number"].as_u64(),
+                sender,
+                prompt,
+            )
+            .await
         }
         _ => answer(StatusCode::ACCEPTED, "ignored"),
     }
@@ -313,7 +331,16 @@ async fn on_gitlab(s: &HookState, event: &str, p: &Value) -> Response {
                 return answer(StatusCode::ACCEPTED, "ignored");
             }
             let prompt = issue_prompt(attrs["title"].as_str(), attrs["description"].as_str(), None);
-            start(s, ForgeKind::GitLab, project, attrs["iid"].as_u64(), prompt).await
+            let sender = p["user"]["id"].as_u64();
+            start(
+                s,
+                ForgeKind::GitLab,
+                project,
+                attrs["iid"].as_u64(),
+                sender,
+                prompt,
+            )
+            .await
         }
         "Note Hook" => {
             let text = attrs["note"].as_str().unwrap_or_default();
@@ -327,7 +354,16 @@ async fn on_gitlab(s: &HookState, event: &str, p: &Value) -> Response {
                 issue["description"].as_str(),
                 Some(text),
             );
-            start(s, ForgeKind::GitLab, project, issue["iid"].as_u64(), prompt).await
+            let sender = p["user"]["id"].as_u64();
+            start(
+                s,
+                ForgeKind::GitLab,
+                project,
+                issue["iid"].as_u64(),
+                sender,
+                prompt,
+            )
+            .await
         }
         _ => answer(StatusCode::ACCEPTED, "ignored"),
     }
@@ -351,11 +387,15 @@ fn issue_prompt(title: Option<&str>, body: Option<&str>, comment: Option<&str>) 
     p
 }
 
+/// Starts a task from an issue. With login on, the person who labelled or commented
+/// owns it (`github:<id>` / `gitlab:<id>`, the ids caic's login uses), so it shows up
+/// for them when they sign in with that forge.
 async fn start(
     s: &HookState,
     forge: ForgeKind,
     repo: &str,
     issue: Option<u64>,
+    sender: Option<u64>,
     prompt: String,
 ) -> Response {
     let Some(issue) = issue else {
@@ -369,11 +409,24 @@ async fn start(
         .create_from_issue(forge, repo, issue, &s.hooks.harness, prompt)
         .await
     {
-        Ok(id) => (
-            StatusCode::CREATED,
-            Json(json!({ "status": "started", "task": id })),
-        )
-            .into_response(),
+        Ok(id) => {
+            if s.auth.enabled() {
+                if let Some(who) = sender {
+                    let user = match forge {
+                        ForgeKind::GitHub => format!("github:{who}"),
+                        ForgeKind::GitLab => format!("gitlab:{who}"),
+                    };
+                    if let Err(e) = s.auth.owners().set(&id, &user) {
+                        tracing::error!(task = %id, "recording the task's owner: {e}");
+                    }
+                }
+            }
+            (
+                StatusCode::CREATED,
+                Json(json!({ "status": "started", "task": id })),
+            )
+                .into_response()
+        }
         Err(e) => refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.to_string()),
     }
 }

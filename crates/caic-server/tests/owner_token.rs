@@ -1,4 +1,4 @@
-//! S17 with login on: the task owner's OAuth token comes first. It opens the pull
+//! Forge credentials and ownership with login on. S17: the task owner's OAuth token comes first. It opens the pull
 //! request for their task's branch and is the token injected into their agent, ahead
 //! of the configured token. A real server, the `fake` harness in a real container, a
 //! mock GitHub for OAuth and one for the REST API.
@@ -72,9 +72,9 @@ async fn wait_task(b: &Browser, id: &str, pred: impl Fn(&Value) -> bool) -> Valu
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
-    let dirs = Dirs::new();
+/// A repo under `dirs.root` whose `origin` names GitHub (`acme/<id>`) while pushes
+/// land in a bare repo beside it; returns its id and the container clean-up guard.
+fn github_repo(dirs: &Dirs) -> (String, Containers) {
     let suffix: String = dirs
         .tmp
         .path()
@@ -86,7 +86,7 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
         .collect::<String>()
         .to_lowercase();
     let repo_id = format!("tok{}", &suffix[suffix.len().saturating_sub(6)..]);
-    let _cleanup = Containers(repo_id.clone());
+    let cleanup = Containers(repo_id.clone());
     let repo = dirs.root.join(&repo_id);
     let origin = dirs.tmp.path().join("origin.git");
     std::fs::create_dir_all(&repo).unwrap();
@@ -124,7 +124,13 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
             &url,
         ],
     );
+    (repo_id, cleanup)
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
+    let dirs = Dirs::new();
+    let (repo_id, _cleanup) = github_repo(&dirs);
     let github = MockForge::start(Flavor::GitHub).await;
     let gitlab = MockForge::start(Flavor::GitLab).await;
     let (rest, gh) = caic_forge::mock::github("not-yet-known").await;
@@ -202,5 +208,88 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
     assert!(!auths.is_empty());
     let want = format!("Bearer {alice_token}");
     assert!(auths.iter().all(|a| *a == want), "{auths:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_started_task_belongs_to_the_person_who_asked() {
+    use hmac::{Hmac, Mac};
+    let dirs = Dirs::new();
+    let (repo_id, _cleanup) = github_repo(&dirs);
+    let github = MockForge::start(Flavor::GitHub).await;
+    let gitlab = MockForge::start(Flavor::GitLab).await;
+    let (rest, gh) = caic_forge::mock::github("unused").await;
+    gh.lock().unwrap().hooks = vec!["127.0.0.0/8".into()];
+    let auth = AuthConfig {
+        external_url: Some(EXTERNAL.into()),
+        oauth_allowed_users: vec!["alice".into(), "carol".into()],
+        github_oauth: Some(auth_support::app(&github)),
+        gitlab_oauth: Some(auth_support::app(&gitlab)),
+        ..Default::default()
+    };
+    let secret = "hook-secret-0042";
+    let mut cfg = dirs.config(auth);
+    cfg.forge = ForgeSection {
+        github_api: Some(rest.clone()),
+        github_webhook_secret: Some(Secret::new(secret)),
+        webhook_harness: "fake".into(),
+        ..Default::default()
+    };
+    let server = Server::start(cfg).await.expect("server starts");
+    let base = format!("http://{}", server.addrs[0]);
+    let body = json!({"action": "labeled", "label": {"name": "caic"},
+        "issue": {"number": 5, "title": "Say hello", "body": "FAKE_WRITE hello.txt hi"},
+        "repository": {"full_name": format!("acme/{repo_id}")},
+        "sender": {"id": 1, "login": "alice"}})
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let http = reqwest::Client::new();
+    // GitHub's ranges load in the background: retry while refused for the address.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let r = http
+            .post(format!("{base}/webhooks/github"))
+            .header("x-github-event", "issues")
+            .header("x-hub-signature-256", &sig)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        if status == StatusCode::CREATED {
+            break v["task"].as_str().unwrap().to_string();
+        }
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+        assert!(Instant::now() < deadline, "hook ranges never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Alice (GitHub id 1) labelled the issue: the task is hers.
+    github.log_in_as(1, "alice");
+    let alice = Browser::new(&base);
+    assert_eq!(
+        alice.login("github").await.last().unwrap().status,
+        StatusCode::OK
+    );
+    let mine = alice.get("/api/v1/tasks").await.json();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["id"], id.as_str());
+    assert_eq!(mine[0]["title"], "Say hello");
+    // Carol sees nothing of it.
+    github.log_in_as(2, "carol");
+    let carol = Browser::new(&base);
+    assert_eq!(
+        carol.login("github").await.last().unwrap().status,
+        StatusCode::OK
+    );
+    assert_eq!(carol.get("/api/v1/tasks").await.json(), json!([]));
+    assert_eq!(
+        carol.get(&format!("/api/v1/tasks/{id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    wait_task(&alice, &id, |t| t["state"] == "waiting").await;
     server.stop().await;
 }
