@@ -116,6 +116,7 @@ pub struct FunctionResponse {
 struct Inner {
     replies: VecDeque<Reply>,
     requests: Vec<RecordedRequest>,
+    delay: std::time::Duration,
 }
 
 #[derive(Clone, Default)]
@@ -159,6 +160,12 @@ impl MockGemini {
             addr,
             _shutdown: tx,
         })
+    }
+
+    /// Slow mode: waits `delay` between the streamed chunks of the following responses
+    /// (zero, the default, streams at once).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.shared.lock().delay = delay;
     }
 
     /// Base URL (no version path) for clients in a container started with
@@ -367,14 +374,20 @@ async fn handle(
         )
             .into_response();
     }
-    let reply = shared
-        .lock()
-        .replies
-        .pop_front()
-        .unwrap_or_else(|| Reply::Text("done".into()));
+    let (reply, delay) = {
+        let mut g = shared.lock();
+        let reply = g
+            .replies
+            .pop_front()
+            .unwrap_or_else(|| Reply::Text("done".into()));
+        (reply, g.delay)
+    };
     let chunks = stream_chunks(&model, &reply);
     let stream = async_stream::stream! {
-        for c in chunks {
+        for (i, c) in chunks.into_iter().enumerate() {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             yield Ok::<Event, std::convert::Infallible>(Event::default().data(c.to_string()));
         }
     };

@@ -87,6 +87,7 @@ struct Inner {
     replies: VecDeque<Reply>,
     requests: Vec<RecordedRequest>,
     next: u64,
+    delay: std::time::Duration,
 }
 
 #[derive(Clone, Default)]
@@ -130,6 +131,12 @@ impl MockOpenAi {
             addr,
             _shutdown: tx,
         })
+    }
+
+    /// Slow mode: waits `delay` between the streamed events of the following responses
+    /// (zero, the default, streams at once).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.shared.lock().delay = delay;
     }
 
     /// Base URL (with `/v1`) for clients in a container started with
@@ -232,14 +239,14 @@ async fn handle(
         )
             .into_response();
     }
-    let (reply, n) = {
+    let (reply, n, delay) = {
         let mut g = shared.lock();
         g.next += 1;
         let reply = g
             .replies
             .pop_front()
             .unwrap_or_else(|| Reply::Text("done".into()));
-        (reply, g.next)
+        (reply, g.next, g.delay)
     };
     let model = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -248,6 +255,9 @@ async fn handle(
     let events = stream_events(&reply, n, &model);
     let stream = async_stream::stream! {
         for (i, mut data) in events.into_iter().enumerate() {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             data["sequence_number"] = json!(i);
             let name = data["type"].as_str().unwrap_or_default().to_string();
             yield Ok::<Event, std::convert::Infallible>(Event::default().event(name).data(data.to_string()));

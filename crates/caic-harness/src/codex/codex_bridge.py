@@ -9,7 +9,8 @@ needs and passes everything else through:
   `--resume THREAD_ID`, falling back to a new thread when the old one cannot be loaded);
 - each stdin line `{"method":"turn/start","params":{"input":[...]}}` from caic gets an id
   and the thread id, and is sent when no turn is running (queued otherwise);
-- a stdin line `{"method":"turn/interrupt"}` interrupts the running turn, if any;
+- a stdin line `{"method":"turn/interrupt"}` interrupts the running turn, if any; prompts
+  queued behind it are kept and run next (a follow-up is never lost);
 - approval requests from Codex are accepted (the container is the sandbox); other server
   requests are refused;
 - every line Codex prints is copied to stdout unchanged, so caic's parser reads Codex's
@@ -223,7 +224,6 @@ class Bridge:
         elif method == "turn/interrupt":
             with self.lock:
                 turn = self.turn_id
-                self.queue.clear()
             if turn:
                 self.request("turn/interrupt", {"threadId": self.thread_id, "turnId": turn})
         else:

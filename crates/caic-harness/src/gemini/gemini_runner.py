@@ -15,7 +15,8 @@ turn resumes the same session by id. This runner keeps one long-lived process fo
   Gemini CLI reads into an inline image part for the model. The directory is removed
   before the turn's `result` line is passed on, or when its process ends without one
   (the session keeps the image data for later turns);
-- a stdin line `{"type":"interrupt"}` sends SIGINT to the running turn and drops the queue;
+- a stdin line `{"type":"interrupt"}` sends SIGINT to the running turn; queued prompts are
+  kept and run next (a follow-up is never lost);
 - every line Gemini prints is copied to stdout unchanged; when a turn's process ends
   without a `result` line, the runner prints `{"type":"caic_turn_end","status":...}`;
 - stdin EOF: the running and queued turns finish, then the runner exits.
@@ -242,7 +243,6 @@ class Runner:
                 self.lock.notify_all()
         elif kind == "interrupt":
             with self.lock:
-                self.queue = [t for t in self.queue if t is None]
                 proc = self.proc
                 if proc is not None:
                     self.interrupted = True
