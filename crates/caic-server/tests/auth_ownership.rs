@@ -9,45 +9,7 @@ use caic_auth::config::AuthConfig;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Removes this test's containers whatever the outcome.
-struct Containers(String);
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("name=caic-{}-", self.0))
-            .output();
-        if let Ok(out) = out {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(String::from)
-                .collect();
-            if !ids.is_empty() {
-                let _ = std::process::Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .output();
-            }
-        }
-    }
-}
 
 /// Reads SSE `data:` messages from a response.
 struct Sse {
@@ -101,44 +63,7 @@ async fn task_state(b: &Browser, id: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn ownership_user_cannot_see_or_act_on_another_users_task() {
     let dirs = Dirs::new();
-    let suffix: String = dirs
-        .tmp
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_lowercase();
-    let repo_id = format!("own{}", &suffix[suffix.len().saturating_sub(6)..]);
-    let _cleanup = Containers(repo_id.clone());
-    let repo = dirs.root.join(&repo_id);
-    let origin = dirs.tmp.path().join("origin.git");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(
-        dirs.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["config", "user.name", "Test User"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
-    std::fs::write(repo.join("README.md"), "# demo\n").unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "initial"]);
-    git(
-        &repo,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    git(&repo, &["push", "-q", "-u", "origin", "main"]);
-    git(&repo, &["remote", "set-head", "origin", "main"]);
+    let (repo_id, _cleanup) = dirs.repo("own");
 
     let github = MockForge::start(Flavor::GitHub).await;
     let gitlab = MockForge::start(Flavor::GitLab).await;

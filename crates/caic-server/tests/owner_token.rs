@@ -6,53 +6,14 @@
 mod auth_support;
 
 use auth_support::mock_forge::{Flavor, MockForge};
-use auth_support::{Browser, Dirs, EXTERNAL};
+use auth_support::{git, Browser, Containers, Dirs, EXTERNAL};
 use caic_auth::config::AuthConfig;
 use caic_auth::Secret;
 use caic_server::config::ForgeSection;
 use caic_server::Server;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Removes this test's containers whatever the outcome.
-struct Containers(String);
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("name=caic-{}-", self.0))
-            .output();
-        if let Ok(out) = out {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(String::from)
-                .collect();
-            if !ids.is_empty() {
-                let _ = std::process::Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .output();
-            }
-        }
-    }
-}
 
 /// First 16 hex digits of a string's SHA-256, as `sha256sum | cut -c1-16` prints.
 fn sha16(s: &str) -> String {
@@ -72,55 +33,17 @@ async fn wait_task(b: &Browser, id: &str, pred: impl Fn(&Value) -> bool) -> Valu
     }
 }
 
-/// A repo under `dirs.root` whose `origin` names GitHub (`acme/<id>`) while pushes
-/// land in a bare repo beside it; returns its id and the container clean-up guard.
+/// A repo whose `origin` names GitHub (`acme/<id>`) while pushes land in the bare repo.
 fn github_repo(dirs: &Dirs) -> (String, Containers) {
-    let suffix: String = dirs
-        .tmp
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_lowercase();
-    let repo_id = format!("tok{}", &suffix[suffix.len().saturating_sub(6)..]);
-    let cleanup = Containers(repo_id.clone());
+    let (repo_id, cleanup) = dirs.repo("tok");
     let repo = dirs.root.join(&repo_id);
-    let origin = dirs.tmp.path().join("origin.git");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(
-        dirs.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["config", "user.name", "Test User"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
-    std::fs::write(repo.join("README.md"), "# demo\n").unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "initial"]);
-    git(
-        &repo,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    git(&repo, &["push", "-q", "-u", "origin", "main"]);
-    git(&repo, &["remote", "set-head", "origin", "main"]);
-    // The origin names GitHub; the bytes go to the bare repo.
     let url = format!("https://github.com/acme/{repo_id}.git");
     git(&repo, &["remote", "set-url", "origin", &url]);
     git(
         &repo,
         &[
             "config",
-            &format!("url.{}.insteadOf", origin.display()),
+            &format!("url.{}.insteadOf", dirs.origin().display()),
             &url,
         ],
     );

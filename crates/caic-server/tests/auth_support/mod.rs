@@ -52,6 +52,96 @@ impl Dirs {
     }
 }
 
+/// Runs git in `dir`, failing with its stderr; returns stdout.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes the containers of a repo's tasks when dropped, whatever the test's outcome.
+pub struct Containers(pub String);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("name=caic-{}-", self.0))
+            .output();
+        if let Ok(out) = out {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .args(["rm", "-f"])
+                    .args(&ids)
+                    .output();
+            }
+        }
+    }
+}
+
+impl Dirs {
+    /// A repo `<prefix><unique suffix>` under the repos root with one commit on `main`,
+    /// pushed to a bare `origin.git` beside it; returns its id and the clean-up guard.
+    pub fn repo(&self, prefix: &str) -> (String, Containers) {
+        let suffix: String = self
+            .tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        let repo_id = format!("{prefix}{}", &suffix[suffix.len().saturating_sub(6)..]);
+        let cleanup = Containers(repo_id.clone());
+        let repo = self.root.join(&repo_id);
+        let origin = self.origin();
+        std::fs::create_dir_all(&repo).unwrap();
+        git(
+            self.tmp.path(),
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                "main",
+                origin.to_str().unwrap(),
+            ],
+        );
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["config", "user.name", "Test User"]);
+        git(&repo, &["config", "user.email", "test@example.com"]);
+        std::fs::write(repo.join("README.md"), "# demo\n").unwrap();
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "initial"]);
+        git(
+            &repo,
+            &["remote", "add", "origin", origin.to_str().unwrap()],
+        );
+        git(&repo, &["push", "-q", "-u", "origin", "main"]);
+        git(&repo, &["remote", "set-head", "origin", "main"]);
+        (repo_id, cleanup)
+    }
+
+    /// The bare repo made by [`Dirs::repo`].
+    pub fn origin(&self) -> PathBuf {
+        self.tmp.path().join("origin.git")
+    }
+}
+
 /// The OAuth app registered at `forge`.
 pub fn app(forge: &MockForge) -> OAuthAppConfig {
     OAuthAppConfig {
