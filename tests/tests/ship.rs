@@ -6,7 +6,7 @@
 
 mod common;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use caic_forge::mock;
 use common::{run, Caic, World};
 use serde_json::{json, Value};
@@ -16,21 +16,6 @@ const LONG: Duration = Duration::from_secs(300);
 const TURN: Duration = Duration::from_secs(90);
 const GH_TOKEN: &str = "ghp_shiptestshiptestshiptestshiptest0042";
 const GL_TOKEN: &str = "glpat-shiptestshiptest0042";
-
-/// Points the world's repo `origin` at `url` while pushes still land in the bare repo.
-fn forge_origin(world: &World, url: &str) {
-    let bare = world.tmp.path().join("origin.git");
-    run(&world.repo, &["git", "remote", "set-url", "origin", url]);
-    run(
-        &world.repo,
-        &[
-            "git",
-            "config",
-            &format!("url.{}.insteadOf", bare.display()),
-            url,
-        ],
-    );
-}
 
 /// The first 16 hex digits of a string's SHA-256, as `sha256sum | cut -c1-16` prints.
 fn sha16(s: &str) -> String {
@@ -43,27 +28,6 @@ fn sha16(s: &str) -> String {
         ],
     );
     out.trim().to_string()
-}
-
-/// Polls the task until `pred` holds.
-async fn wait_task(
-    caic: &Caic,
-    id: &str,
-    what: &str,
-    within: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Result<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let t = caic.task(id).await?;
-        if pred(&t) {
-            return Ok(t);
-        }
-        if Instant::now() > deadline {
-            bail!("waiting for {what}: {t}\n{}", caic.log_tail());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A GitHub Actions check run as `GET /repos/{o}/{r}/commits/{sha}/check-runs` lists it.
@@ -98,7 +62,7 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
     let (api, gh) = mock::github(GH_TOKEN).await;
     let world = World::new();
     let full = format!("acme/{}", world.repo_id);
-    forge_origin(&world, &format!("https://github.com/{full}.git"));
+    world.forge_origin(&format!("https://github.com/{full}.git"));
     world.write_config(&format!(
         "[forge]\ngithub_api = \"{api}\"\nci_poll_secs = 1\nmerge_on_green = true\n"
     ));
@@ -142,7 +106,9 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
             check_run(11, "test", "in_progress", None),
         ],
     );
-    let t = wait_task(&caic, &id, "CI 1/2", TURN, |t| t["ci"]["done"] == 1).await?;
+    let t = caic
+        .wait_task(&id, "CI 1/2", TURN, |t| t["ci"]["done"] == 1)
+        .await?;
     assert_eq!(t["ci"]["total"], 2, "{t}");
     assert_eq!(t["ci"]["checks"][0]["state"], "passed", "{t}");
     gh.lock().unwrap().logs.insert(11, FAILING_LOG.to_string());
@@ -153,17 +119,16 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
             check_run(11, "test", "completed", Some("failure")),
         ],
     );
-    wait_task(&caic, &id, "CI failed", TURN, |t| {
-        t["ci"]["state"] == "failed"
-    })
-    .await?;
+    caic.wait_task(&id, "CI failed", TURN, |t| t["ci"]["state"] == "failed")
+        .await?;
 
     // The agent gets the failing step's log (not the passing one), fixes it, and when
     // its turn ends caic pushes again: same PR, new commit, watched again.
-    let t = wait_task(&caic, &id, "the re-push", LONG, |t| {
-        t["ci"]["sha"].as_str().is_some_and(|s| s != sha1)
-    })
-    .await?;
+    let t = caic
+        .wait_task(&id, "the re-push", LONG, |t| {
+            t["ci"]["sha"].as_str().is_some_and(|s| s != sha1)
+        })
+        .await?;
     let sha2 = t["ci"]["sha"].as_str().unwrap().to_string();
     let mut sse = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;
     let history = sse.until(TURN, |m| m.event == "ready").await?;
@@ -208,10 +173,8 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
             check_run(21, "test", "completed", Some("success")),
         ],
     );
-    wait_task(&caic, &id, "CI passed", TURN, |t| {
-        t["ci"]["state"] == "passed"
-    })
-    .await?;
+    caic.wait_task(&id, "CI passed", TURN, |t| t["ci"]["state"] == "passed")
+        .await?;
     let deadline = Instant::now() + TURN;
     while gh.lock().unwrap().pulls[0]["merged"] != true {
         assert!(Instant::now() < deadline, "not merged\n{}", caic.log_tail());
@@ -239,7 +202,7 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
     let world = World::new();
     let project = format!("grp/sub/{}", world.repo_id);
     let (api, gl) = mock::gitlab(&project, GL_TOKEN).await;
-    forge_origin(&world, &format!("https://gitlab.example.com/{project}.git"));
+    world.forge_origin(&format!("https://gitlab.example.com/{project}.git"));
     world.write_config(&format!(
         "[forge]\ngitlab_api = \"{api}\"\ngitlab_hosts = [\"gitlab.example.com\"]\nci_poll_secs = 1\nci_autofix = false\n"
     ));
@@ -268,7 +231,7 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
         .unwrap()
         .statuses
         .insert(sha.clone(), vec![status(31, "lint", "running")]);
-    wait_task(&caic, &id, "pipeline running", TURN, |t| {
+    caic.wait_task(&id, "pipeline running", TURN, |t| {
         t["ci"]["total"] == 1 && t["ci"]["state"] == "pending"
     })
     .await?;
@@ -276,10 +239,11 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
         .unwrap()
         .statuses
         .insert(sha.clone(), vec![status(31, "lint", "success")]);
-    let t = wait_task(&caic, &id, "pipeline passed", TURN, |t| {
-        t["ci"]["state"] == "passed"
-    })
-    .await?;
+    let t = caic
+        .wait_task(&id, "pipeline passed", TURN, |t| {
+            t["ci"]["state"] == "passed"
+        })
+        .await?;
     assert_eq!(
         t["ci"]["checks"][0]["url"],
         format!("https://gitlab.example.com/{project}/-/jobs/31").as_str()
@@ -299,10 +263,7 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
 async fn ci_watch_resumes_after_a_server_restart() -> Result<()> {
     let (api, gh) = mock::github(GH_TOKEN).await;
     let world = World::new();
-    forge_origin(
-        &world,
-        &format!("https://github.com/acme/{}.git", world.repo_id),
-    );
+    world.forge_origin(&format!("https://github.com/acme/{}.git", world.repo_id));
     world.write_config(&format!(
         "[forge]\ngithub_api = \"{api}\"\nci_poll_secs = 1\n"
     ));
@@ -313,10 +274,8 @@ async fn ci_watch_resumes_after_a_server_restart() -> Result<()> {
     let (status, v) = caic.post(&format!("/api/v1/tasks/{id}/sync"), "{}").await?;
     assert_eq!(status, 200, "{v}");
     let sha = v["commit"].as_str().unwrap().to_string();
-    wait_task(&caic, &id, "pending", TURN, |t| {
-        t["ci"]["state"] == "pending"
-    })
-    .await?;
+    caic.wait_task(&id, "pending", TURN, |t| t["ci"]["state"] == "pending")
+        .await?;
     // caic dies while CI runs; CI finishes while it is down.
     caic.kill().await;
     gh.lock().unwrap().check_runs.insert(
@@ -324,10 +283,11 @@ async fn ci_watch_resumes_after_a_server_restart() -> Result<()> {
         vec![check_run(40, "test", "completed", Some("success"))],
     );
     let caic = Caic::start_with_env(&world, "127.0.0.1:0", &env).await?;
-    let t = wait_task(&caic, &id, "CI passed after the restart", TURN, |t| {
-        t["ci"]["state"] == "passed"
-    })
-    .await?;
+    let t = caic
+        .wait_task(&id, "CI passed after the restart", TURN, |t| {
+            t["ci"]["state"] == "passed"
+        })
+        .await?;
     assert_eq!(t["ci"]["sha"], sha.as_str());
     assert!(
         caic.log_tail().contains("resumed CI watches"),
@@ -341,10 +301,7 @@ async fn ci_watch_resumes_after_a_server_restart() -> Result<()> {
 async fn s17_forge_token_reaches_agent_env_only_and_is_reresolved_at_start() -> Result<()> {
     let (api, _gh) = mock::github(GH_TOKEN).await;
     let world = World::new();
-    forge_origin(
-        &world,
-        &format!("https://github.com/acme/{}.git", world.repo_id),
-    );
+    world.forge_origin(&format!("https://github.com/acme/{}.git", world.repo_id));
     world.write_config(&format!("[forge]\ngithub_api = \"{api}\"\n"));
     let caic =
         Caic::start_with_env(&world, "127.0.0.1:0", &[("GITHUB_TOKEN", Some(GH_TOKEN))]).await?;
@@ -456,10 +413,7 @@ async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refu
         st.app_id = "424242".into();
         st.app_public_pem = public;
     }
-    forge_origin(
-        &world,
-        &format!("https://github.com/acme/{}.git", world.repo_id),
-    );
+    world.forge_origin(&format!("https://github.com/acme/{}.git", world.repo_id));
     world.write_config(&format!(
         "[forge]\ngithub_api = \"{api}\"\ngithub_app_id = \"424242\"\ngithub_app_key = \"{}\"\ngithub_app_installation = 99\nci_poll_secs = 3600\n",
         key.display()

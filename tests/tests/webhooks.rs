@@ -7,7 +7,7 @@ mod common;
 
 use anyhow::{bail, Result};
 use caic_forge::mock;
-use common::{run, Caic, World};
+use common::{Caic, World};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -27,20 +27,6 @@ fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn forge_origin(world: &World, url: &str) {
-    let bare = world.tmp.path().join("origin.git");
-    run(&world.repo, &["git", "remote", "set-url", "origin", url]);
-    run(
-        &world.repo,
-        &[
-            "git",
-            "config",
-            &format!("url.{}.insteadOf", bare.display()),
-            url,
-        ],
-    );
 }
 
 /// Posts a delivery; returns status and JSON body.
@@ -89,26 +75,6 @@ fn rand_id() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
-}
-
-async fn wait_task(
-    caic: &Caic,
-    id: &str,
-    what: &str,
-    within: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Result<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let t = caic.task(id).await?;
-        if pred(&t) {
-            return Ok(t);
-        }
-        if Instant::now() > deadline {
-            bail!("waiting for {what}: {t}\n{}", caic.log_tail());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,7 +201,7 @@ async fn github_webhooks_update_ci_link_pulls_and_start_tasks_from_issues() -> R
     gh.lock().unwrap().hooks = vec!["127.0.0.0/8".into()];
     let world = World::new();
     let full = format!("acme/{}", world.repo_id);
-    forge_origin(&world, &format!("https://github.com/{full}.git"));
+    world.forge_origin(&format!("https://github.com/{full}.git"));
     // Polls are an hour apart: only a webhook can make CI news show up quickly.
     world.write_config(&format!(
         "[forge]\ngithub_api = \"{api}\"\ngithub_webhook_secret = \"{DOC_SECRET}\"\nci_poll_secs = 3600\nwebhook_harness = \"fake\"\n"
@@ -251,10 +217,8 @@ async fn github_webhooks_update_ci_link_pulls_and_start_tasks_from_issues() -> R
     assert_eq!(status, 200, "{v}");
     let sha = v["commit"].as_str().unwrap().to_string();
     // The first poll (right after the push) saw no checks yet.
-    wait_task(&caic, &id, "first poll", TURN, |t| {
-        t["ci"]["sha"] == sha.as_str()
-    })
-    .await?;
+    caic.wait_task(&id, "first poll", TURN, |t| t["ci"]["sha"] == sha.as_str())
+        .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     gh.lock().unwrap().check_runs.insert(
         sha.clone(),
@@ -272,8 +236,7 @@ async fn github_webhooks_update_ci_link_pulls_and_start_tasks_from_issues() -> R
     )
     .await?;
     assert_eq!((status, v["status"].as_str()), (200, Some("ci")), "{v}");
-    wait_task(
-        &caic,
+    caic.wait_task(
         &id,
         "CI passed from the webhook",
         Duration::from_secs(15),
@@ -358,7 +321,7 @@ async fn s11_gitlab_webhook_token_and_pipeline_events() -> Result<()> {
     let world = World::new();
     let project = format!("grp/{}", world.repo_id);
     let (api, gl) = mock::gitlab(&project, GL_TOKEN).await;
-    forge_origin(&world, &format!("https://gitlab.com/{project}.git"));
+    world.forge_origin(&format!("https://gitlab.com/{project}.git"));
     world.write_config(&format!(
         "[forge]\ngitlab_api = \"{api}\"\ngitlab_webhook_secret = \"{GL_SECRET}\"\nci_poll_secs = 3600\n"
     ));
@@ -383,10 +346,8 @@ async fn s11_gitlab_webhook_token_and_pipeline_events() -> Result<()> {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["pr"]["forge"], "gitlab", "{v}");
     let sha = v["commit"].as_str().unwrap().to_string();
-    wait_task(&caic, &id, "first poll", TURN, |t| {
-        t["ci"]["sha"] == sha.as_str()
-    })
-    .await?;
+    caic.wait_task(&id, "first poll", TURN, |t| t["ci"]["sha"] == sha.as_str())
+        .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     gl.lock().unwrap().statuses.insert(
         sha.clone(),
@@ -412,13 +373,9 @@ async fn s11_gitlab_webhook_token_and_pipeline_events() -> Result<()> {
     )
     .await?;
     assert_eq!((status, v["status"].as_str()), (200, Some("ci")), "{v}");
-    wait_task(
-        &caic,
-        &id,
-        "pipeline failed",
-        Duration::from_secs(15),
-        |t| t["ci"]["state"] == "failed",
-    )
+    caic.wait_task(&id, "pipeline failed", Duration::from_secs(15), |t| {
+        t["ci"]["state"] == "failed"
+    })
     .await?;
     // The trace excerpt reaches the agent as a follow-up.
     let mut sse = caic.sse(&format!("/api/v1/tasks/{id}/events")).await?;

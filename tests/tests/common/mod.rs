@@ -103,6 +103,21 @@ impl World {
         }
     }
 
+    /// Points the world's repo `origin` at `url` while pushes still land in the bare repo.
+    pub fn forge_origin(&self, url: &str) {
+        let bare = self.tmp.path().join("origin.git");
+        run(&self.repo, &["git", "remote", "set-url", "origin", url]);
+        run(
+            &self.repo,
+            &[
+                "git",
+                "config",
+                &format!("url.{}.insteadOf", bare.display()),
+                url,
+            ],
+        );
+    }
+
     /// Writes `config.toml`.
     pub fn write_config(&self, text: &str) {
         std::fs::create_dir_all(&self.config).unwrap();
@@ -286,6 +301,27 @@ impl Caic {
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls the task until `pred` holds.
+    pub async fn wait_task(
+        &self,
+        id: &str,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let t = self.task(id).await?;
+            if pred(&t) {
+                return Ok(t);
+            }
+            if Instant::now() > deadline {
+                bail!("waiting for {what}: {t}\n{}", self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
