@@ -287,10 +287,11 @@ impl Engine {
                     return;
                 }
             }
-            if tokio::time::timeout_at(deadline, changes.changed())
-                .await
-                .is_err()
-            {
+            // Gave up waiting, or the engine is shutting down.
+            if !matches!(
+                tokio::time::timeout_at(deadline, changes.changed()).await,
+                Ok(Ok(()))
+            ) {
                 return;
             }
         }
