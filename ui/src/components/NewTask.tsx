@@ -120,11 +120,19 @@ export function NewTask() {
     }
     // A base branch that a picked repo does not have fails there, not here: say so first.
     const b = branch().trim();
-    const known = branches();
     const missing: Record<string, Outcome> = {};
-    if (b && known) {
+    if (b) {
+      // The branch lists may still be loading for a repo picked a moment ago: ask now.
+      const known = branches.loading ? undefined : branches();
       for (const r of chosen) {
-        const list = known.get(r);
+        let list = known?.get(r);
+        if (!list) {
+          try {
+            list = (await api.branches(r)).branches;
+          } catch {
+            /* the server says so when the task starts */
+          }
+        }
         if (list && !list.includes(b)) missing[r] = { error: `no branch ${b} in ${r}` };
       }
     }
