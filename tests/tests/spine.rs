@@ -296,6 +296,11 @@ async fn bad_input_gets_clear_errors() -> anyhow::Result<()> {
             400,
             "gpt-9",
         ),
+        (
+            format!(r#"{{"repo":"{r}","harness":"fake","prompt":"x","baseBranch":"feature-x"}}"#),
+            400,
+            "no branch feature-x in",
+        ),
     ];
     for (body, want, needle) in cases {
         let body = body.as_str();

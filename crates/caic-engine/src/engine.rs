@@ -335,6 +335,12 @@ impl Engine {
         if base_branch.trim().is_empty() {
             return Err(Error::BadRequest("baseBranch is empty".into()));
         }
+        if !caic_git::has_base(&repo.abs_path, &base_branch).await? {
+            return Err(Error::BadRequest(format!(
+                "no branch {base_branch} in {}",
+                repo.id
+            )));
+        }
         let allocator = self.allocator(&repo);
         let branch = allocator.reserve().await?;
         let id = ulid::Ulid::new().to_string().to_lowercase();

@@ -127,6 +127,24 @@ pub(crate) async fn check_branch_name(repo: &Path, name: &str) -> Result<()> {
     }
 }
 
+/// Whether `base` names a branch a task can start from: `origin/<base>` or a local
+/// branch `<base>` (what [`create_branch`] accepts).
+pub async fn has_base(repo: impl AsRef<Path>, base: &str) -> Result<bool> {
+    let repo = repo.as_ref();
+    if base.is_empty() || base.starts_with('-') {
+        return Ok(false);
+    }
+    for candidate in [
+        format!("refs/remotes/origin/{base}"),
+        format!("refs/heads/{base}"),
+    ] {
+        if resolve_commit(repo, &candidate).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Creates local branch `name` at `origin/<base>` when that exists, else at local `<base>`,
 /// and returns its commit. Uses `git update-ref` only: no checkout, the work tree, index and
 /// current branch are untouched. Fails with [`Error::BranchExists`] rather than move a branch.
@@ -194,6 +212,19 @@ mod tests {
             list_branches(&fx.host).await.unwrap(),
             ["main", "feature", "dev"]
         );
+    }
+
+    #[tokio::test]
+    async fn base_is_a_remote_or_local_branch() {
+        let fx = fixture();
+        git(&fx.host, &["fetch", "-q", "origin"]);
+        git(&fx.host, &["branch", "-q", "local-only"]);
+        assert!(has_base(&fx.host, "main").await.unwrap());
+        assert!(has_base(&fx.host, "dev").await.unwrap(), "origin/dev");
+        assert!(has_base(&fx.host, "local-only").await.unwrap());
+        for bad in ["feature-x", "", "-x", "origin/main"] {
+            assert!(!has_base(&fx.host, bad).await.unwrap(), "{bad:?}");
+        }
     }
 
     #[tokio::test]

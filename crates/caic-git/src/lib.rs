@@ -25,7 +25,7 @@ mod script;
 #[cfg(test)]
 mod testutil;
 
-pub use branch::{create_branch, list_branches, BranchAllocator, BRANCH_PREFIX};
+pub use branch::{create_branch, has_base, list_branches, BranchAllocator, BRANCH_PREFIX};
 pub use bundle::{bundle_create, bundle_import, host_identity, FALLBACK_EMAIL, FALLBACK_NAME};
 pub use discover::{default_branch, discover_repos, RepoInfo};
 pub use error::{Error, Result};
