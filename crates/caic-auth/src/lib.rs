@@ -23,8 +23,8 @@ pub mod settings;
 pub mod state;
 pub mod users;
 
-#[cfg(test)]
-mod mock_forge;
+#[cfg(any(test, feature = "mock"))]
+pub mod mock_forge;
 #[cfg(test)]
 mod testutil;
 

@@ -1,6 +1,7 @@
-//! Test-only mock GitHub and GitLab OAuth servers (axum on 127.0.0.1:0) speaking the
-//! real endpoints and payload shapes: authorize redirects, token exchange (GitHub: 200
-//! with an `error` field on failure; GitLab: 400 `invalid_grant`), and the user API.
+//! Mock GitHub and GitLab OAuth servers for tests (this crate's, and other crates' with
+//! feature `mock`), axum on 127.0.0.1:0, speaking the real endpoints and payload shapes:
+//! authorize redirects, token exchange (GitHub: 200 with an `error` field on failure;
+//! GitLab: 400 `invalid_grant`), token refresh (GitLab), and the user API.
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};

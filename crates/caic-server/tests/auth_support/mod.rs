@@ -2,7 +2,7 @@
 //! and a "browser" that keeps cookies and follows redirects by hand.
 #![allow(dead_code)]
 
-pub mod mock_forge;
+pub use caic_auth::mock_forge;
 
 use caic_auth::config::{AuthConfig, OAuthAppConfig};
 use caic_auth::Secret;
