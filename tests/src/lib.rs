@@ -5,3 +5,6 @@ pub mod claude_cli;
 pub mod mock_anthropic;
 pub mod mock_gemini;
 pub mod mock_openai;
+
+/// Hosts the agent CLIs reach directly rather than through the refusing test proxy.
+pub const NO_PROXY: &str = "host.docker.internal,127.0.0.1,localhost";

@@ -300,6 +300,17 @@ impl MockAnthropic {
         format!("http://host.docker.internal:{}", self.port())
     }
 
+    /// caic's `config.toml` pointing the claude harness at this mock with `key`; every
+    /// other host the CLI tries goes to the mock as a proxy, which refuses it.
+    pub fn caic_config(&self, key: &str) -> String {
+        let url = self.base_url_for_container();
+        format!(
+            "[harness.claude.env]\nANTHROPIC_BASE_URL = \"{url}\"\nANTHROPIC_API_KEY = \"{key}\"\n\
+             HTTPS_PROXY = \"{url}\"\nHTTP_PROXY = \"{url}\"\nNO_PROXY = \"{}\"\n",
+            crate::NO_PROXY
+        )
+    }
+
     /// Appends replies to the script while the mock runs.
     pub fn push_replies(&self, replies: impl IntoIterator<Item = Reply>) {
         self.shared.lock().replies.extend(replies);

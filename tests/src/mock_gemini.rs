@@ -174,6 +174,17 @@ impl MockGemini {
         format!("http://host.docker.internal:{}", self.addr.port())
     }
 
+    /// caic's `config.toml` pointing the gemini harness at this mock with `key`; every
+    /// other host the CLI tries goes to the mock as a proxy, which refuses it.
+    pub fn caic_config(&self, key: &str) -> String {
+        let url = self.base_url_for_container();
+        format!(
+            "[harness.gemini.env]\nGOOGLE_GEMINI_BASE_URL = \"{url}\"\nGEMINI_API_KEY = \"{key}\"\n\
+             HTTPS_PROXY = \"{url}\"\nHTTP_PROXY = \"{url}\"\nNO_PROXY = \"{}\"\n",
+            crate::NO_PROXY
+        )
+    }
+
     /// Base URL (no version path) for clients on this host.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.addr.port())

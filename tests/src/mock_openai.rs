@@ -145,6 +145,18 @@ impl MockOpenAi {
         format!("http://host.docker.internal:{}/v1", self.addr.port())
     }
 
+    /// caic's `config.toml` pointing the codex harness at this mock with `key`; every
+    /// other host the CLI tries goes to the mock as a proxy, which refuses it.
+    pub fn caic_config(&self, key: &str) -> String {
+        let url = self.base_url_for_container();
+        let proxy = url.trim_end_matches("/v1");
+        format!(
+            "[harness.codex.env]\nOPENAI_BASE_URL = \"{url}\"\nOPENAI_API_KEY = \"{key}\"\n\
+             HTTPS_PROXY = \"{proxy}\"\nHTTP_PROXY = \"{proxy}\"\nNO_PROXY = \"{}\"\n",
+            crate::NO_PROXY
+        )
+    }
+
     /// Base URL (with `/v1`) for clients on this host.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.addr.port())

@@ -27,20 +27,6 @@ fn fake_key(world: &World) -> String {
     format!("sk-ant-test-{}-0123456789abcdef", world.repo_id)
 }
 
-/// Points the claude harness at `mock`, with proxy env that keeps the CLI offline.
-fn claude_config(mock: &MockAnthropic, key: &str) -> String {
-    let url = mock.base_url_for_container();
-    format!(
-        r#"[harness.claude.env]
-ANTHROPIC_BASE_URL = "{url}"
-ANTHROPIC_API_KEY = "{key}"
-HTTPS_PROXY = "{url}"
-HTTP_PROXY = "{url}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    )
-}
-
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -111,7 +97,7 @@ async fn claude_real_cli_in_container_runs_a_tool_and_finishes() -> anyhow::Resu
     ]))
     .await?;
     let key = fake_key(&world);
-    world.write_config(&claude_config(&mock, &key));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
 
     let id = caic.create("claude", "Write proof.txt please").await?;
@@ -296,7 +282,7 @@ async fn claude_resume_after_relay_is_gone() -> anyhow::Result<()> {
     ]))
     .await?;
     let key = fake_key(&world);
-    world.write_config(&claude_config(&mock, &key));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
 
     let id = caic.create("claude", "Pick a word").await?;
@@ -400,7 +386,7 @@ async fn claude_ask_flow_answer_reaches_the_model() -> anyhow::Result<()> {
     ]))
     .await?;
     let key = fake_key(&world);
-    world.write_config(&claude_config(&mock, &key));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
 
     let id = caic
@@ -494,7 +480,7 @@ async fn claude_plan_flow_clear_and_execute() -> anyhow::Result<()> {
     ]))
     .await?;
     let key = fake_key(&world);
-    world.write_config(&claude_config(&mock, &key));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
 
     let id = caic.create("claude", "Plan first: create plan.txt").await?;

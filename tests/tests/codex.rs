@@ -37,17 +37,7 @@ async fn codex_real_cli_in_container_runs_tools_and_resumes() -> anyhow::Result<
     ])
     .await?;
     let key = format!("sk-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    let proxy = url.trim_end_matches("/v1");
-    world.write_config(&format!(
-        r#"[harness.codex.env]
-OPENAI_BASE_URL = "{url}"
-OPENAI_API_KEY = "{key}"
-HTTPS_PROXY = "{proxy}"
-HTTP_PROXY = "{proxy}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
 
     let id = caic.create("codex", "Write proof.txt please").await?;

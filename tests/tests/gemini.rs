@@ -29,16 +29,7 @@ const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+
 /// caic's config pointing the CLI at `mock` with a fake key; returns the key.
 fn write_config(world: &World, mock: &MockGemini) -> String {
     let key = format!("gm-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    world.write_config(&format!(
-        r#"[harness.gemini.env]
-GOOGLE_GEMINI_BASE_URL = "{url}"
-GEMINI_API_KEY = "{key}"
-HTTPS_PROXY = "{url}"
-HTTP_PROXY = "{url}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     key
 }
 

@@ -169,6 +169,21 @@ async fn follow_up_mid_turn(caic: &Caic, id: &str) -> anyhow::Result<(Vec<SseMsg
 }
 
 /// The user inputs the task shows, in order.
+/// The follow-up was shown once after the first prompt, reached the model in exactly
+/// one request (the second), and got the second answer.
+fn answered_once_as_next_turn(events: &[SseMsg], model_request_bodies: Vec<String>) {
+    assert_eq!(inputs(events), vec!["FIRST prompt", FOLLOW_UP]);
+    let results = of_kind(events, "result");
+    eprintln!("results: {results:?}");
+    let carried: Vec<usize> = model_request_bodies
+        .iter()
+        .map(|b| b.matches(FOLLOW_UP).count())
+        .collect();
+    eprintln!("follow-up per model request: {carried:?}");
+    assert_eq!(carried, vec![0, 1], "the follow-up reached the model once");
+    assert_eq!(results[1]["result"], "Answer to the follow-up.");
+}
+
 fn inputs(events: &[SseMsg]) -> Vec<String> {
     of_kind(events, "userInput")
         .iter()
@@ -212,32 +227,17 @@ async fn codex_follow_up_while_streaming() -> anyhow::Result<()> {
     .await?;
     mock.set_delay(Duration::from_millis(400));
     let key = format!("sk-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    let proxy = url.trim_end_matches("/v1");
-    world.write_config(&format!(
-        r#"[harness.codex.env]
-OPENAI_BASE_URL = "{url}"
-OPENAI_API_KEY = "{key}"
-HTTPS_PROXY = "{proxy}"
-HTTP_PROXY = "{proxy}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
     let id = caic.create("codex", "FIRST prompt").await?;
     let (events, state) = follow_up_mid_turn(&caic, &id).await?;
     eprintln!("state when sent: {state}");
-    assert_eq!(inputs(&events), vec!["FIRST prompt", FOLLOW_UP]);
-    let results = of_kind(&events, "result");
-    eprintln!("results: {results:?}");
-    let carried: Vec<usize> = mock
+    let bodies = mock
         .main_requests()
         .iter()
-        .map(|r| r.body.to_string().matches(FOLLOW_UP).count())
+        .map(|r| r.body.to_string())
         .collect();
-    eprintln!("follow-up per model request: {carried:?}");
-    assert_eq!(carried, vec![0, 1], "the follow-up reached the model once");
-    assert_eq!(results[1]["result"], "Answer to the follow-up.");
+    answered_once_as_next_turn(&events, bodies);
     Ok(())
 }
 
@@ -255,31 +255,17 @@ async fn gemini_follow_up_while_streaming() -> anyhow::Result<()> {
     .await?;
     mock.set_delay(Duration::from_millis(1500));
     let key = format!("gm-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    world.write_config(&format!(
-        r#"[harness.gemini.env]
-GOOGLE_GEMINI_BASE_URL = "{url}"
-GEMINI_API_KEY = "{key}"
-HTTPS_PROXY = "{url}"
-HTTP_PROXY = "{url}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
     let id = caic.create("gemini", "FIRST prompt").await?;
     let (events, state) = follow_up_mid_turn(&caic, &id).await?;
     eprintln!("state when sent: {state}");
-    assert_eq!(inputs(&events), vec!["FIRST prompt", FOLLOW_UP]);
-    let results = of_kind(&events, "result");
-    eprintln!("results: {results:?}");
-    let carried: Vec<usize> = mock
+    let bodies = mock
         .main_requests()
         .iter()
-        .map(|r| r.body.to_string().matches(FOLLOW_UP).count())
+        .map(|r| r.body.to_string())
         .collect();
-    eprintln!("follow-up per model request: {carried:?}");
-    assert_eq!(carried, vec![0, 1], "the follow-up reached the model once");
-    assert_eq!(results[1]["result"], "Answer to the follow-up.");
+    answered_once_as_next_turn(&events, bodies);
     Ok(())
 }
 
@@ -296,16 +282,7 @@ async fn claude_follow_up_while_streaming_in_container() -> anyhow::Result<()> {
     .slow(Duration::from_millis(400));
     let mock = MockAnthropic::start(script).await?;
     let key = format!("sk-ant-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    world.write_config(&format!(
-        r#"[harness.claude.env]
-ANTHROPIC_BASE_URL = "{url}"
-ANTHROPIC_API_KEY = "{key}"
-HTTPS_PROXY = "{url}"
-HTTP_PROXY = "{url}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
     let id = caic.create("claude", "FIRST prompt").await?;
     let (events, state) = follow_up_mid_turn(&caic, &id).await?;
@@ -455,17 +432,7 @@ async fn codex_follow_up_then_interrupt() -> anyhow::Result<()> {
     .await?;
     mock.set_delay(Duration::from_millis(400));
     let key = format!("sk-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    let proxy = url.trim_end_matches("/v1");
-    world.write_config(&format!(
-        r#"[harness.codex.env]
-OPENAI_BASE_URL = "{url}"
-OPENAI_API_KEY = "{key}"
-HTTPS_PROXY = "{proxy}"
-HTTP_PROXY = "{proxy}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
     let id = caic.create("codex", "FIRST prompt").await?;
     let results = follow_up_then_interrupt(&caic, &id, Duration::from_secs(15)).await?;
@@ -495,16 +462,7 @@ async fn gemini_follow_up_then_interrupt() -> anyhow::Result<()> {
     .await?;
     mock.set_delay(Duration::from_millis(1500));
     let key = format!("gm-test-{}-0123456789abcdef", world.repo_id);
-    let url = mock.base_url_for_container();
-    world.write_config(&format!(
-        r#"[harness.gemini.env]
-GOOGLE_GEMINI_BASE_URL = "{url}"
-GEMINI_API_KEY = "{key}"
-HTTPS_PROXY = "{url}"
-HTTP_PROXY = "{url}"
-NO_PROXY = "host.docker.internal,127.0.0.1,localhost"
-"#
-    ));
+    world.write_config(&mock.caic_config(&key));
     let caic = Caic::start(&world).await?;
     let id = caic.create("gemini", "FIRST prompt").await?;
     let results = follow_up_then_interrupt(&caic, &id, Duration::from_secs(15)).await?;
