@@ -3,16 +3,20 @@
 //! subscribers follow, keeps one JSONL log per session, and after a restart rebuilds
 //! tasks from those logs and re-attaches to containers still running.
 
+mod actions;
 mod backend;
 pub mod engine;
 pub mod error;
+mod handle;
 mod lifecycle;
 pub mod log;
 mod publish;
 pub(crate) mod reload;
 mod session;
 pub mod ship;
+mod sync;
 pub mod task;
+mod watchers;
 
 pub use backend::BackendConfig;
 /// The forge family, and a forge secret (re-exported for servers wiring credentials).

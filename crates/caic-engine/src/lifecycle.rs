@@ -1,7 +1,8 @@
 //! Bringing a task up: branch and container in parallel, SSH, repo push, agent start.
 
-use crate::engine::{now_ms, workdir, Engine, Task};
+use crate::engine::{workdir, Engine};
 use crate::error::{Error, Result};
+use crate::handle::{now_ms, Task};
 use crate::log::{self, Header, Record};
 use crate::session;
 use caic_api::{EventData, Prompt, TaskState};

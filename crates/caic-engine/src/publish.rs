@@ -2,7 +2,8 @@
 //! watch CI, hand failures to the agent and push again when its turn ends, merge on
 //! green when asked; plus what webhooks tell the engine.
 
-use crate::engine::{Engine, Task};
+use crate::engine::Engine;
+use crate::handle::Task;
 use crate::log::TaskMeta;
 use crate::ship::{failure_report, CiOutcome, Forge, WatchReport};
 use crate::{Error, Result};

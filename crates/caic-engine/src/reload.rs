@@ -1,8 +1,9 @@
 //! After a restart: tasks rebuilt from their logs, containers adopted, relays
 //! re-attached from the byte the log ends at, so no event is lost or repeated.
 
-use crate::engine::{Engine, Task};
+use crate::engine::Engine;
 use crate::error::Result;
+use crate::handle::Task;
 use crate::log::{self, Line, Record, Segment};
 use crate::session;
 use crate::task::TaskData;

@@ -7,8 +7,9 @@
 //! the user's next input into the answer the agent waits for.
 
 use crate::backend::{LinkEnd, LinkWriter};
-use crate::engine::{Engine, Task};
+use crate::engine::Engine;
 use crate::error::Result;
+use crate::handle::Task;
 use caic_api::{EventData, TaskState};
 use caic_harness::Parser;
 use std::sync::Arc;
