@@ -92,6 +92,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ = terminate() => {}
     }
     tracing::info!("shutting down");
+    let t0 = std::time::Instant::now();
+    server.stop().await;
+    tracing::info!(
+        ms = t0.elapsed().as_millis() as u64,
+        "stopped; task containers keep running"
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! What a caller does to a task: create, input, interrupt, stop, revive, purge,
 //! restart, diff. Each checks the task's state first; slow work runs in the background.
 
+use crate::caller::Caller;
 use crate::engine::{workdir, Engine};
 use crate::error::{Error, Result};
 use crate::handle::{now_ms, Task};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 impl Engine {
     /// Records a new task and starts it in the background. Returns its id.
-    pub async fn create(&self, req: CreateTaskReq) -> Result<String> {
+    pub async fn create(&self, caller: &Caller, req: CreateTaskReq) -> Result<String> {
         let harness = caic_harness::by_name(&req.harness)
             .ok_or_else(|| Error::BadRequest(format!("unknown harness {:?}", req.harness)))?;
         let info = harness.info();
@@ -61,6 +62,7 @@ impl Engine {
             model: req.model.clone(),
             created_at: now,
             inject_token: req.inject_token,
+            owner: caller.owner(),
         };
         let header = Header {
             version: 1,
@@ -79,7 +81,7 @@ impl Engine {
             .insert(id.clone(), task.clone());
         self.notify();
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _op = task.ops.lock().await;
             if let Err(e) = engine.provision(&task, prompt).await {
                 let msg = e.to_string();
@@ -124,8 +126,8 @@ impl Engine {
 
     /// Sends a follow-up message to the agent, starting a resumed session if the agent
     /// process is gone.
-    pub async fn input(&self, id: &str, prompt: Prompt) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn input(&self, caller: &Caller, id: &str, prompt: Prompt) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Input, "send input")?;
         let harness = self.harness_of(&task)?;
         validate_prompt(&prompt, harness.info().supports_images)?;
@@ -146,8 +148,8 @@ impl Engine {
     }
 
     /// Asks the agent to end its current turn early; the session goes on.
-    pub async fn interrupt(&self, id: &str) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn interrupt(&self, caller: &Caller, id: &str) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Interrupt, "interrupt")?;
         let harness = self.harness_of(&task)?;
         let line = harness.encode_interrupt().ok_or_else(|| {
@@ -166,13 +168,13 @@ impl Engine {
     }
 
     /// Stops the agent and the container; the container is kept for revive.
-    pub async fn stop(&self, id: &str) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn stop(&self, caller: &Caller, id: &str) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Stop, "stop")?;
         task.set_state(TaskState::Stopping, None);
         self.notify();
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _op = task.ops.lock().await;
             session::detach(&task).await;
             let container = task.data.lock().unwrap().container.clone();
@@ -195,8 +197,8 @@ impl Engine {
     }
 
     /// Restarts a stopped container and resumes the agent session.
-    pub async fn revive(&self, id: &str) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn revive(&self, caller: &Caller, id: &str) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Revive, "revive")?;
         let Some(container) = task.data.lock().unwrap().container.clone() else {
             return Err(Error::Conflict {
@@ -207,7 +209,7 @@ impl Engine {
         task.set_state(TaskState::Provisioning, None);
         self.notify();
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _op = task.ops.lock().await;
             let res = async {
                 engine.inner.backend.start_container(&container).await?;
@@ -225,14 +227,14 @@ impl Engine {
     }
 
     /// Deletes the container; the history stays.
-    pub async fn purge(&self, id: &str) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn purge(&self, caller: &Caller, id: &str) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Purge, "purge")?;
         self.inner.ship.unwatch(id);
         task.set_state(TaskState::Purging, None);
         self.notify();
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _op = task.ops.lock().await;
             engine.finish_purge(&task).await;
         });
@@ -265,8 +267,8 @@ impl Engine {
 
     /// Ends the agent session and starts a fresh one (no resume) with `prompt`; the
     /// history is kept, with a `context_cleared` marker.
-    pub async fn restart(&self, id: &str, prompt: Prompt) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn restart(&self, caller: &Caller, id: &str, prompt: Prompt) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Restart, "restart")?;
         let harness = self.harness_of(&task)?;
         validate_prompt(&prompt, harness.info().supports_images)?;
@@ -288,8 +290,8 @@ impl Engine {
     }
 
     /// The full diff and the diff stat of the work against the branch point.
-    pub async fn diff(&self, id: &str) -> Result<DiffResp> {
-        let task = self.task(id)?;
+    pub async fn diff(&self, caller: &Caller, id: &str) -> Result<DiffResp> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Diff, "diff")?;
         let container = task
             .data

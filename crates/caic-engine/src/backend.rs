@@ -280,7 +280,15 @@ impl Backend {
         let (tx, rx) = mpsc::channel(64);
         let mut events = Box::pin(self.runtime.die_events());
         tokio::spawn(async move {
-            while let Some(ev) = events.next().await {
+            loop {
+                // Ends when the watcher drops its receiver (engine shutdown).
+                let ev = tokio::select! {
+                    _ = tx.closed() => return,
+                    ev = events.next() => match ev {
+                        Some(ev) => ev,
+                        None => return,
+                    },
+                };
                 match ev {
                     Ok(ev) => {
                         if tx.send(ev.task_id).await.is_err() {
@@ -295,6 +303,11 @@ impl Backend {
             }
         });
         rx
+    }
+
+    /// Drops every SSH link (engine shutdown); agents keep running under their relays.
+    pub(crate) fn close(&self) {
+        self.ssh.lock().unwrap().clear();
     }
 
     /// Pushes `branch` of `repo` into the container at `workdir`.

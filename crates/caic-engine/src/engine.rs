@@ -2,6 +2,7 @@
 //! What callers do to tasks is in `actions`, `sync` and `publish`.
 
 use crate::backend::{Backend, BackendConfig};
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::handle::Task;
 use caic_api::{Event, HarnessInfo, Repo, TaskState};
@@ -46,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) allocators: Mutex<HashMap<String, Arc<caic_git::BranchAllocator>>>,
     pub(crate) changed: watch::Sender<u64>,
     pub(crate) ship: crate::ship::Ship,
+    /// Every background job, for shutdown.
+    pub(crate) jobs: crate::spawner::Spawner,
 }
 
 /// The task engine. Cheap to clone.
@@ -61,6 +64,7 @@ impl Engine {
         let backend = Backend::new(&cfg.backend, &cfg.config_dir).await?;
         let forge = cfg.forge.clone();
         let (changed, _) = watch::channel(0);
+        let jobs = crate::spawner::Spawner::default();
         let engine = Engine {
             inner: Arc::new(Inner {
                 cfg,
@@ -69,7 +73,8 @@ impl Engine {
                 repos: Mutex::new(HashMap::new()),
                 allocators: Mutex::new(HashMap::new()),
                 changed,
-                ship: crate::ship::Ship::new(forge),
+                ship: crate::ship::Ship::new(forge, jobs.clone()),
+                jobs,
             }),
         };
         engine.refresh_repos().await?;
@@ -142,18 +147,48 @@ impl Engine {
         v
     }
 
-    /// Every task, sorted by id (creation order).
-    pub fn list(&self) -> Vec<caic_api::Task> {
+    /// The tasks `caller` may see, sorted by id (creation order).
+    pub fn list(&self, caller: &Caller) -> Vec<caic_api::Task> {
         let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().unwrap().values().cloned().collect();
         tasks
             .iter()
-            .map(|t| t.data.lock().unwrap().to_api())
+            .filter_map(|t| {
+                let d = t.data.lock().unwrap();
+                caller
+                    .may_touch(d.meta.owner.as_deref())
+                    .then(|| d.to_api())
+            })
             .collect()
     }
 
     /// One task.
-    pub fn get(&self, id: &str) -> Result<caic_api::Task> {
-        Ok(self.task(id)?.data.lock().unwrap().to_api())
+    pub fn get(&self, caller: &Caller, id: &str) -> Result<caic_api::Task> {
+        Ok(self.task_for(caller, id)?.data.lock().unwrap().to_api())
+    }
+
+    /// The user who owns task `id`, if it has one.
+    pub fn owner(&self, id: &str) -> Option<String> {
+        self.task(id).ok()?.data.lock().unwrap().meta.owner.clone()
+    }
+
+    /// Gives tasks that have no recorded owner the one `owners` names (task id -> user
+    /// id), for tasks created before the engine recorded owners itself. Returns how
+    /// many tasks it changed.
+    pub fn import_owners(&self, owners: &BTreeMap<String, String>) -> usize {
+        let mut n = 0;
+        for (id, user) in owners {
+            if let Ok(t) = self.task(id) {
+                let mut d = t.data.lock().unwrap();
+                if d.meta.owner.is_none() {
+                    d.meta.owner = Some(user.clone());
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            self.notify();
+        }
+        n
     }
 
     /// A receiver that changes whenever any task changes.
@@ -175,6 +210,18 @@ impl Engine {
             .ok_or_else(|| Error::NotFound(id.to_string()))
     }
 
+    /// Task `id` if `caller` may touch it: 404 when there is no such task, 403 when it
+    /// belongs to someone else.
+    pub(crate) fn task_for(&self, caller: &Caller, id: &str) -> Result<Arc<Task>> {
+        let task = self.task(id)?;
+        let owner = task.data.lock().unwrap().meta.owner.clone();
+        if !caller.may_touch(owner.as_deref()) {
+            tracing::warn!(task = %id, caller = ?caller, "refused: not the task's owner");
+            return Err(Error::Forbidden(id.to_string()));
+        }
+        Ok(task)
+    }
+
     fn repo(&self, id: &str) -> Result<RepoInfo> {
         self.inner
             .repos
@@ -190,8 +237,8 @@ impl Engine {
     }
 
     /// The history so far and a receiver for what follows, taken atomically.
-    pub fn subscribe(&self, id: &str) -> Result<Subscription> {
-        let t = self.task(id)?;
+    pub fn subscribe(&self, caller: &Caller, id: &str) -> Result<Subscription> {
+        let t = self.task_for(caller, id)?;
         let d = t.data.lock().unwrap();
         Ok(Subscription {
             history: d.history.clone(),

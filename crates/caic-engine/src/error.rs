@@ -11,6 +11,9 @@ pub enum Error {
     /// No task with that id.
     #[error("task {0} not found")]
     NotFound(String),
+    /// The task belongs to another user.
+    #[error("this task belongs to another user")]
+    Forbidden(String),
     /// The task's state does not allow the action.
     #[error("task is {state}: cannot {action}")]
     Conflict {

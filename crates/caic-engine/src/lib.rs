@@ -5,6 +5,7 @@
 
 mod actions;
 mod backend;
+pub mod caller;
 pub mod engine;
 pub mod error;
 mod handle;
@@ -14,6 +15,7 @@ mod publish;
 pub(crate) mod reload;
 mod session;
 pub mod ship;
+mod spawner;
 mod sync;
 pub mod task;
 mod watchers;
@@ -21,6 +23,7 @@ mod watchers;
 pub use backend::BackendConfig;
 /// The forge family, and a forge secret (re-exported for servers wiring credentials).
 pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
+pub use caller::Caller;
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};

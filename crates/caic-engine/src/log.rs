@@ -39,6 +39,9 @@ pub struct TaskMeta {
     /// Whether a forge token is passed to the agent at each session start (S17).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inject_token: bool,
+    /// The user who owns the task (caic's user id); `None` when created without login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// First line of a segment log.
@@ -328,6 +331,7 @@ mod tests {
                 model: None,
                 created_at: 1,
                 inject_token: false,
+                owner: Some("github:1".into()),
             },
             segment: 0,
             relay: "s0".into(),

@@ -2,6 +2,7 @@
 //! watch CI, hand failures to the agent and push again when its turn ends, merge on
 //! green when asked; plus what webhooks tell the engine.
 
+use crate::caller::Caller;
 use crate::engine::Engine;
 use crate::handle::Task;
 use crate::log::TaskMeta;
@@ -36,7 +37,12 @@ impl Engine {
         let Some(remote) = self.task_remote(meta) else {
             return Vec::new();
         };
-        let Some(token) = self.inner.ship.credential(&meta.id, &remote).await else {
+        let Some(token) = self
+            .inner
+            .ship
+            .credential(meta.owner.as_deref(), &remote)
+            .await
+        else {
             tracing::warn!(task = %meta.id, "token injection asked but no forge credential");
             return Vec::new();
         };
@@ -59,7 +65,11 @@ impl Engine {
             ForgeKind::GitHub => "GitHub",
             ForgeKind::GitLab => "GitLab",
         };
-        let tokens = self.inner.ship.credentials(&meta.id, &remote).await;
+        let tokens = self
+            .inner
+            .ship
+            .credentials(meta.owner.as_deref(), &remote)
+            .await;
         if tokens.is_empty() {
             task.emit(EventData::Log {
                 line: format!(
@@ -187,8 +197,8 @@ impl Engine {
                             line: format!("CI failed on {}", short(&sha)),
                         });
                         if engine.inner.ship.cfg.ci_autofix {
-                            let engine = engine.clone();
-                            tokio::spawn(async move { engine.hand_ci_failure(&id, text).await });
+                            let job = engine.clone();
+                            engine.spawn(async move { job.hand_ci_failure(&id, text).await });
                         }
                     }
                 }
@@ -234,7 +244,12 @@ impl Engine {
             let Some(remote) = self.task_remote(&meta) else {
                 continue;
             };
-            let Some(token) = self.inner.ship.credential(&meta.id, &remote).await else {
+            let Some(token) = self
+                .inner
+                .ship
+                .credential(meta.owner.as_deref(), &remote)
+                .await
+            else {
                 continue;
             };
             match self.inner.ship.client(&remote, token) {
@@ -253,8 +268,8 @@ impl Engine {
 
     /// Sends the last CI failure report to the agent again and re-pushes when its turn
     /// ends ("fix CI").
-    pub async fn fix_ci(&self, id: &str) -> Result<()> {
-        let task = self.task(id)?;
+    pub async fn fix_ci(&self, caller: &Caller, id: &str) -> Result<()> {
+        let task = self.task_for(caller, id)?;
         let text = self
             .inner
             .ship
@@ -304,8 +319,9 @@ impl Engine {
     /// Sends `text` as input; when the agent's next turn ends, pushes the branch again
     /// (which watches CI again).
     async fn send_then_resync(&self, id: &str, text: String) -> Result<()> {
-        let sub = self.subscribe(id)?;
+        let sub = self.subscribe(&Caller::Anyone, id)?;
         self.input(
+            &Caller::Anyone,
             id,
             Prompt {
                 text,
@@ -316,7 +332,7 @@ impl Engine {
         let engine = self.clone();
         let id = id.to_string();
         let mut live = sub.live;
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut saw_input = false;
             loop {
                 match live.recv().await {
@@ -333,7 +349,7 @@ impl Engine {
                 target: SyncTarget::Branch,
                 force: false,
             };
-            match engine.sync(&id, req).await {
+            match engine.sync(&Caller::Anyone, &id, req).await {
                 Ok(r) => tracing::info!(task = %id, status = %r.status, "re-pushed after CI fix"),
                 Err(e) => {
                     if let Ok(task) = engine.task(&id) {
@@ -410,10 +426,12 @@ impl Engine {
         })
     }
 
-    /// Starts a task from a forge issue or comment (webhook) and posts a comment back on
-    /// that issue when the agent's first turn ends.
+    /// Starts a task from a forge issue or comment (webhook) for `caller` (the person who
+    /// asked, when login is on) and posts a comment back on that issue when the agent's
+    /// first turn ends.
     pub async fn create_from_issue(
         &self,
+        caller: &Caller,
         forge: ForgeKind,
         path: &str,
         issue: u64,
@@ -424,20 +442,23 @@ impl Engine {
             .repo_of_remote(forge, path)
             .ok_or_else(|| Error::BadRequest(format!("no repo of caic has origin {path}")))?;
         let id = self
-            .create(caic_api::CreateTaskReq {
-                repo,
-                base_branch: None,
-                harness: harness.to_string(),
-                model: None,
-                prompt,
-                images: Vec::new(),
-                inject_token: false,
-            })
+            .create(
+                caller,
+                caic_api::CreateTaskReq {
+                    repo,
+                    base_branch: None,
+                    harness: harness.to_string(),
+                    model: None,
+                    prompt,
+                    images: Vec::new(),
+                    inject_token: false,
+                },
+            )
             .await?;
-        let sub = self.subscribe(&id)?;
+        let sub = self.subscribe(&Caller::Anyone, &id)?;
         let engine = self.clone();
         let task_id = id.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut live = sub.live;
             let (result, error) = loop {
                 match live.recv().await {
@@ -475,7 +496,12 @@ impl Engine {
         let Some(remote) = self.task_remote(&meta) else {
             return;
         };
-        let Some(token) = self.inner.ship.credential(id, &remote).await else {
+        let Some(token) = self
+            .inner
+            .ship
+            .credential(meta.owner.as_deref(), &remote)
+            .await
+        else {
             task.emit(EventData::Log {
                 line: format!("no forge credential: no comment posted on issue #{issue}"),
             });

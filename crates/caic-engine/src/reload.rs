@@ -116,14 +116,14 @@ pub(crate) async fn reload(engine: &Engine) -> Result<()> {
             Some(c) => match state {
                 TaskState::Purging => {
                     let (e, t) = (engine.clone(), task.clone());
-                    tokio::spawn(async move {
+                    engine.spawn(async move {
                         let _op = t.ops.lock().await;
                         e.finish_purge(&t).await;
                     });
                 }
                 TaskState::Stopping => {
                     let (e, t, name) = (engine.clone(), task.clone(), c.name.clone());
-                    tokio::spawn(async move {
+                    engine.spawn(async move {
                         let _op = t.ops.lock().await;
                         match e.inner.backend.stop_container(&name).await {
                             Ok(()) => t.set_state(TaskState::Stopped, None),

@@ -160,9 +160,9 @@ pub(crate) async fn spawn(
         stop: Some(stop_tx),
         done: Some(done_rx),
     });
-    let engine = engine.clone();
+    let (engine, job_engine) = (engine.clone(), engine.clone());
     let task = task.clone();
-    tokio::spawn(async move {
+    job_engine.spawn(async move {
         let mut offset = offset;
         let mut diff = DiffTrigger::default();
         // A parser rebuilt from the log may know of requests nobody answered yet.
@@ -278,7 +278,7 @@ impl DiffTrigger {
         }
         let (running, again) = (self.running.clone(), self.again.clone());
         let (engine, task, container) = (engine.clone(), task.clone(), container.to_string());
-        tokio::spawn(async move {
+        engine.clone().spawn(async move {
             loop {
                 again.store(false, SeqCst);
                 let workdir = crate::engine::workdir(&task.data.lock().unwrap().meta.repo);

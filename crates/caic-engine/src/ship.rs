@@ -63,8 +63,8 @@ pub struct GitHubAppConfig {
 
 /// The forge token of the user who owns a task, when they logged in with that forge.
 pub trait UserTokens: Send + Sync {
-    /// The OAuth token of task `task_id`'s owner for `forge`, if any.
-    fn token_for(&self, task_id: &str, forge: ForgeKind) -> Option<Secret>;
+    /// The OAuth token of user `owner` (a task's owner) for `forge`, if any.
+    fn token_for(&self, owner: &str, forge: ForgeKind) -> Option<Secret>;
 }
 
 /// A REST client for the repository of one task's remote.
@@ -140,10 +140,12 @@ pub(crate) struct Ship {
     watches: Mutex<HashMap<String, Watch>>,
     /// The last CI failure report per task, for "fix CI".
     failures: Mutex<HashMap<String, String>>,
+    /// Runs the CI watches, tracked for shutdown.
+    jobs: crate::spawner::Spawner,
 }
 
 impl Ship {
-    pub(crate) fn new(cfg: ForgeConfig) -> Ship {
+    pub(crate) fn new(cfg: ForgeConfig, jobs: crate::spawner::Spawner) -> Ship {
         let limiter = Arc::new(RateLimiter::new(caic_forge::DEFAULT_INTERVAL));
         let app = cfg.github_app.as_ref().and_then(|a| {
             let base = cfg.github_api.as_deref().unwrap_or(caic_forge::GITHUB_API);
@@ -167,6 +169,7 @@ impl Ship {
             users: Mutex::new(None),
             watches: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            jobs,
         }
     }
 
@@ -180,18 +183,21 @@ impl Ship {
         caic_forge::parse_remote(url, &hosts)
     }
 
-    /// The credential for `task_id` on `remote`'s forge (S17 order): the owner's OAuth
-    /// token, then the configured token (or `gh auth token`), then the GitHub App.
-    pub(crate) async fn credential(&self, task_id: &str, remote: &Remote) -> Option<Secret> {
-        self.credentials(task_id, remote).await.into_iter().next()
+    /// The credential for a task of `owner` on `remote`'s forge (S17 order): the owner's
+    /// OAuth token, then the configured token (or `gh auth token`), then the GitHub App.
+    pub(crate) async fn credential(&self, owner: Option<&str>, remote: &Remote) -> Option<Secret> {
+        self.credentials(owner, remote).await.into_iter().next()
     }
 
-    /// Every credential for `task_id` on `remote`'s forge, in the S17 order; API calls
-    /// try the next one when a token is refused (a login token without write scope).
-    pub(crate) async fn credentials(&self, task_id: &str, remote: &Remote) -> Vec<Secret> {
+    /// Every credential for a task of `owner` on `remote`'s forge, in the S17 order; API
+    /// calls try the next one when a token is refused (a login token without write scope).
+    pub(crate) async fn credentials(&self, owner: Option<&str>, remote: &Remote) -> Vec<Secret> {
         let mut out = Vec::new();
         let user = self.users.lock().unwrap().clone();
-        if let Some(t) = user.and_then(|u| u.token_for(task_id, remote.kind)) {
+        if let Some(t) = user
+            .zip(owner)
+            .and_then(|(u, owner)| u.token_for(owner, remote.kind))
+        {
             out.push(t);
         }
         let configured = match remote.kind {
@@ -410,7 +416,7 @@ impl Ship {
         let sha_owned = sha.to_string();
         let task = task_id.to_string();
         let n = nudge.clone();
-        let handle = tokio::spawn(async move {
+        let handle = self.jobs.spawn(async move {
             let mut delay = Duration::ZERO;
             let mut last: Option<caic_api::EventData> = None;
             loop {

@@ -1,6 +1,7 @@
 //! Sync: bring the work back to the host repo, scan it, push it (task branch or one
 //! squashed commit on the base branch), then hand over to shipping (PR, CI).
 
+use crate::caller::Caller;
 use crate::engine::{workdir, Engine};
 use crate::error::{Error, Result};
 use crate::session;
@@ -11,8 +12,8 @@ impl Engine {
     /// `origin`: the task branch, or one squashed commit on the default branch. Scan
     /// findings block the push (unless forced, branch target only) and are sent to the
     /// agent so it can fix them.
-    pub async fn sync(&self, id: &str, req: SyncReq) -> Result<SyncResp> {
-        let task = self.task(id)?;
+    pub async fn sync(&self, caller: &Caller, id: &str, req: SyncReq) -> Result<SyncResp> {
+        let task = self.task_for(caller, id)?;
         self.check(&task, Action::Sync, "sync")?;
         if req.force && req.target == SyncTarget::Default {
             return Err(Error::BadRequest(

@@ -328,6 +328,7 @@ mod tests {
             model: None,
             created_at: 0,
             inject_token: false,
+            owner: None,
         };
         let mut t = TaskData::new(meta, 1000, 0);
         t.set_state(TaskState::Starting, 1);

@@ -8,7 +8,7 @@ use std::time::Duration;
 impl Engine {
     pub(crate) fn watch_container_deaths(&self) {
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             loop {
                 let mut deaths = engine.inner.backend.deaths();
                 while let Some(task_id) = deaths.recv().await {

@@ -27,6 +27,7 @@ impl From<caic_engine::Error> for HttpError {
         let err = match &e {
             E::BadRequest(m) => ApiError::new(ErrorCode::BadRequest, m.clone()),
             E::NotFound(_) => ApiError::new(ErrorCode::NotFound, e.to_string()),
+            E::Forbidden(_) => ApiError::new(ErrorCode::Forbidden, e.to_string()),
             E::Conflict { state, .. } => ApiError::new(ErrorCode::Conflict, e.to_string())
                 .with_details(serde_json::json!({ "state": state })),
             E::Runtime(caic_runtime::Error::EngineUnavailable(_)) => {

@@ -10,7 +10,6 @@ pub mod sse;
 pub mod static_files;
 pub mod webhooks;
 
-use auth::middleware::OwnerState;
 use auth::Auth;
 use axum::Router;
 use caic_engine::{Engine, EngineConfig, ForgeConfig};
@@ -22,6 +21,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use webhooks::Webhooks;
+
+/// Who asks the engine to act (re-exported for embedders and tests).
+pub use caic_engine::Caller;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +59,7 @@ struct ApiDoc;
 
 /// The API router and its OpenAPI document, built from the same route list so they
 /// cannot drift, behind the auth middleware (outer to inner: client IP and allowlist,
-/// Host check, session, ownership; see [`auth::middleware`]).
+/// Host check, session; see [`auth::middleware`]). Task ownership is the engine's.
 pub fn router(engine: Engine, auth: Arc<Auth>, hooks: Arc<Webhooks>) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::tasks::list, routes::tasks::create))
@@ -97,13 +99,6 @@ pub fn router(engine: Engine, auth: Arc<Auth>, hooks: Arc<Webhooks>) -> Router {
         }),
     )
     .fallback(static_files::fallback)
-    .layer(axum::middleware::from_fn_with_state(
-        OwnerState {
-            auth: auth.clone(),
-            engine,
-        },
-        auth::middleware::owner_gate,
-    ))
     .layer(axum::middleware::from_fn_with_state(
         auth.clone(),
         auth::middleware::session_gate,
@@ -206,6 +201,9 @@ pub async fn build_image(
     rt.ensure_image(progress).await
 }
 
+/// How long [`Server::stop`] may take at most.
+pub const STOP_WITHIN: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// A running server.
 pub struct Server {
     /// The addresses it listens on.
@@ -231,7 +229,7 @@ impl Server {
         ecfg.forge = forge_config(&cfg, auth.github_token());
         let engine = Engine::start(ecfg).await?;
         let warm = engine.clone();
-        tokio::spawn(async move {
+        engine.spawn(async move {
             if let Err(e) = warm.warm_image().await {
                 tracing::error!(error = %e, "building the base image");
             }
@@ -280,12 +278,16 @@ impl Server {
         hooks: Arc<Webhooks>,
         addrs: &[SocketAddr],
     ) -> Result<Server, ServerError> {
+        let imported = engine.import_owners(auth.legacy_owners());
+        if imported > 0 {
+            tracing::info!(tasks = imported, "task owners taken from owners.json");
+        }
         if auth.enabled() {
             engine.set_user_tokens(Arc::new(auth::forge_tokens::OwnerTokens(auth.clone())));
         }
         // Credentials are in place: pick up CI watches a previous run left pending.
         let resume = engine.clone();
-        tokio::spawn(async move {
+        engine.spawn(async move {
             resume.resume_ci_watches().await;
         });
         let app = router(engine.clone(), auth.clone(), hooks)
@@ -339,8 +341,12 @@ impl Server {
         })
     }
 
-    /// Stops accepting requests and waits for the listeners to end.
+    /// Stops gracefully within [`STOP_WITHIN`]: stops accepting connections, stops the
+    /// engine (every background job cancelled, event streams ended, agent sessions
+    /// detached) and waits for the listeners to finish the requests in flight. Task
+    /// containers keep running; the next start adopts them.
     pub async fn stop(self) {
+        let deadline = tokio::time::Instant::now() + STOP_WITHIN;
         let _ = self.shutdown.send(true);
         for r in [&self.refresh, &self.hook_refresh, &self.token_refresh]
             .into_iter()
@@ -348,8 +354,13 @@ impl Server {
         {
             r.abort();
         }
-        for t in self.tasks {
-            let _ = t.await;
+        self.engine.shutdown(STOP_WITHIN.mul_f32(0.75)).await;
+        for mut t in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                tracing::warn!("a listener did not finish in time: closing its connections");
+                t.abort();
+                let _ = t.await;
+            }
         }
     }
 

@@ -3,10 +3,11 @@
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use caic_api::{Event, EventData, Task, TaskListEvent};
-use caic_engine::{Engine, Subscription};
+use caic_engine::{Caller, Engine, Subscription};
 use futures::stream::{self, Stream, StreamExt};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -42,8 +43,12 @@ pub fn replayable(history: Vec<Event>) -> Vec<Event> {
 }
 
 /// The task event stream: history, `event: ready`, then live events. A subscriber too
-/// slow to keep up is disconnected; it reconnects and replays.
-pub fn task_events(sub: Subscription) -> Response {
+/// slow to keep up is disconnected; it reconnects and replays. The stream ends when
+/// `closed` resolves (the engine stops).
+pub fn task_events(
+    sub: Subscription,
+    closed: impl Future<Output = ()> + Send + 'static,
+) -> Response {
     let history = replayable(sub.history);
     let head =
         stream::iter(history.into_iter().map(|e| Ok(event_sse(&e)))).chain(stream::once(async {
@@ -59,7 +64,7 @@ pub fn task_events(sub: Subscription) -> Response {
                     .filter_map(|r| std::future::ready(r.ok().map(|e| Ok(event_sse(&e))))),
             )
         };
-    Sse::new(head.chain(live))
+    Sse::new(head.chain(live).take_until(closed))
         .keep_alive(keep_alive())
         .into_response()
 }
@@ -110,9 +115,9 @@ pub fn diff_lists(
     out
 }
 
-fn current(engine: &Engine) -> BTreeMap<String, (Task, serde_json::Value)> {
+fn current(engine: &Engine, caller: &Caller) -> BTreeMap<String, (Task, serde_json::Value)> {
     engine
-        .list()
+        .list(caller)
         .into_iter()
         .map(|t| {
             let v = serde_json::to_value(&t).unwrap_or_default();
@@ -121,35 +126,38 @@ fn current(engine: &Engine) -> BTreeMap<String, (Task, serde_json::Value)> {
         .collect()
 }
 
-/// The task-list stream: a snapshot, then changes as they happen (changes that land while a message is being built are sent together).
-pub fn task_list(engine: Engine) -> Response {
+/// The task-list stream of the tasks `caller` may see: a snapshot, then changes as they happen (changes that land while a message is being built are sent together), until
+/// the engine stops.
+pub fn task_list(engine: Engine, caller: Caller) -> Response {
+    let closed = engine.closed();
     let mut changes = engine.changes();
     changes.mark_unchanged();
-    let first = current(&engine);
+    let first = current(&engine, &caller);
     let snapshot = TaskListEvent::Snapshot {
         tasks: first.values().map(|(t, _)| t.clone()).collect(),
     };
     let seen: BTreeMap<String, serde_json::Value> =
         first.into_iter().map(|(k, (_, v))| (k, v)).collect();
     let updates = stream::unfold(
-        (engine, changes, seen),
-        |(engine, mut changes, seen)| async move {
+        (engine, caller, changes, seen),
+        |(engine, caller, mut changes, seen)| async move {
             loop {
                 changes.changed().await.ok()?;
                 changes.mark_unchanged();
-                let now = current(&engine);
+                let now = current(&engine, &caller);
                 let events = diff_lists(&seen, &now);
                 if events.is_empty() {
                     continue;
                 }
                 let seen = now.into_iter().map(|(k, (_, v))| (k, v)).collect();
-                return Some((stream::iter(events), (engine, changes, seen)));
+                return Some((stream::iter(events), (engine, caller, changes, seen)));
             }
         },
     )
     .flatten();
-    let s =
-        stream::once(async move { list_event(&snapshot) }).chain(updates.map(|e| list_event(&e)));
+    let s = stream::once(async move { list_event(&snapshot) })
+        .chain(updates.map(|e| list_event(&e)))
+        .take_until(closed);
     Sse::new(s).keep_alive(keep_alive()).into_response()
 }
 

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use caic_engine::{Engine, ForgeKind, ForgeSecret};
+use caic_engine::{Caller, Engine, ForgeKind, ForgeSecret};
 use caic_forge::{HookRanges, ReplayGuard};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -404,29 +404,24 @@ async fn start(
     if s.engine.repo_of_remote(forge, repo).is_none() {
         return answer(StatusCode::ACCEPTED, "ignored");
     }
+    // With login on, the person who labelled or commented owns the task.
+    let caller = match sender.filter(|_| s.auth.enabled()) {
+        Some(who) => Caller::User(match forge {
+            ForgeKind::GitHub => format!("github:{who}"),
+            ForgeKind::GitLab => format!("gitlab:{who}"),
+        }),
+        None => Caller::Anyone,
+    };
     match s
         .engine
-        .create_from_issue(forge, repo, issue, &s.hooks.harness, prompt)
+        .create_from_issue(&caller, forge, repo, issue, &s.hooks.harness, prompt)
         .await
     {
-        Ok(id) => {
-            if s.auth.enabled() {
-                if let Some(who) = sender {
-                    let user = match forge {
-                        ForgeKind::GitHub => format!("github:{who}"),
-                        ForgeKind::GitLab => format!("gitlab:{who}"),
-                    };
-                    if let Err(e) = s.auth.owners().set(&id, &user) {
-                        tracing::error!(task = %id, "recording the task's owner: {e}");
-                    }
-                }
-            }
-            (
-                StatusCode::CREATED,
-                Json(json!({ "status": "started", "task": id })),
-            )
-                .into_response()
-        }
+        Ok(id) => (
+            StatusCode::CREATED,
+            Json(json!({ "status": "started", "task": id })),
+        )
+            .into_response(),
         Err(e) => refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.to_string()),
     }
 }

@@ -531,7 +531,7 @@ async fn bench(args: &Args, world: &World) -> Result<()> {
         eprintln!("purging the tasks...");
         let ids: Vec<String> = server
             .engine
-            .list()
+            .list(&caic_server::Caller::Anyone)
             .into_iter()
             .filter(|t| t.state != TaskState::Purged)
             .map(|t| t.id)
@@ -550,7 +550,7 @@ async fn bench(args: &Args, world: &World) -> Result<()> {
     .await;
     if result.is_err() {
         // Purge what is left so the engine is quiet; the world's drop removes the rest.
-        for t in server.engine.list() {
+        for t in server.engine.list(&caic_server::Caller::Anyone) {
             if t.state != TaskState::Purged {
                 let _ = api.purge(&t.id).await;
             }

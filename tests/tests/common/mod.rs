@@ -412,6 +412,14 @@ pub struct Sse {
 }
 
 impl Sse {
+    /// Reads the SSE stream of `resp`.
+    pub fn new(resp: reqwest::Response) -> Sse {
+        Sse {
+            resp,
+            buf: String::new(),
+        }
+    }
+
     /// The next event, or None when the stream ends.
     pub async fn next(&mut self, within: Duration) -> Result<Option<SseMsg>> {
         let deadline = Instant::now() + within;

@@ -6,13 +6,12 @@ use caic_auth::oauth::Provider;
 use caic_engine::{ForgeKind, ForgeSecret, UserTokens};
 use std::sync::Arc;
 
-/// Looks up a task's owner and, when they logged in with that forge, their token.
+/// A task owner's token, when they logged in with that forge.
 pub struct OwnerTokens(pub Arc<Auth>);
 
 impl UserTokens for OwnerTokens {
-    fn token_for(&self, task_id: &str, forge: ForgeKind) -> Option<ForgeSecret> {
-        let owner = self.0.owners().owner(task_id)?;
-        let user = self.0.login()?.users().get(&owner)?;
+    fn token_for(&self, owner: &str, forge: ForgeKind) -> Option<ForgeSecret> {
+        let user = self.0.login()?.users().get(owner)?;
         let same = matches!(
             (user.provider, forge),
             (Provider::GitHub, ForgeKind::GitHub) | (Provider::GitLab, ForgeKind::GitLab)

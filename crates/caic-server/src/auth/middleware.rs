@@ -1,24 +1,18 @@
 //! The auth middleware, outer to inner: [`client_gate`] (client IP and the IP
 //! allowlist, S9), [`host_gate`] (Host header against `external_url`, against DNS
-//! rebinding), [`session_gate`] (a valid session for `/api/*`, S1-S3) and
-//! [`owner_gate`] (a user sees and acts on their own tasks only).
+//! rebinding) and [`session_gate`] (a valid session for `/api/*`, S1-S3). Which tasks a
+//! user may touch is not decided here but by the engine, on the decoded task id.
 
 use super::{Auth, ClientInfo, CurrentUser};
 use crate::error::HttpError;
-use axum::body::Body;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use caic_api::{ApiError, ErrorCode};
 use caic_auth::cookie::{bearer_token, cookie_value, SESSION_COOKIE};
-use caic_engine::Engine;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-
-/// The largest JSON answer the ownership filter buffers (task list, create).
-const MAX_BODY: usize = 64 << 20;
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
     HttpError(ApiError::new(code, message)).into_response()
@@ -159,110 +153,6 @@ pub async fn session_gate(State(auth): State<Arc<Auth>>, mut req: Request, next:
         return refuse(ErrorCode::Unauthorized, "login required");
     }
     next.run(req).await
-}
-
-/// The state of [`owner_gate`].
-#[derive(Clone)]
-pub struct OwnerState {
-    /// Auth, for the owners map.
-    pub auth: Arc<Auth>,
-    /// The engine, to tell unknown tasks from other users' tasks.
-    pub engine: Engine,
-}
-
-/// With auth on: records the creator of each new task, filters `GET /api/v1/tasks`
-/// and the task-list stream to the user's tasks, and answers 403 on every per-task
-/// route for a task the user does not own.
-pub async fn owner_gate(State(s): State<OwnerState>, req: Request, next: Next) -> Response {
-    let Some(user) = req
-        .extensions()
-        .get::<CurrentUser>()
-        .map(|u| u.0.id.clone())
-    else {
-        return next.run(req).await;
-    };
-    if !s.auth.enabled() {
-        return next.run(req).await;
-    }
-    let path = req.uri().path().to_string();
-    let owners = s.auth.owners();
-    if path == "/api/v1/server/tasks/events" && req.method() == Method::GET {
-        return super::task_list::owned_task_list(s.engine.clone(), s.auth.clone(), user);
-    }
-    if path == "/api/v1/tasks" {
-        let method = req.method().clone();
-        let resp = next.run(req).await;
-        if !resp.status().is_success() {
-            return resp;
-        }
-        return match method {
-            Method::POST => record_creator(resp, &user, &s.auth).await,
-            Method::GET => filter_list(resp, &user, &s.auth).await,
-            _ => resp,
-        };
-    }
-    if let Some(rest) = path.strip_prefix("/api/v1/tasks/") {
-        let id = rest.split('/').next().unwrap_or_default();
-        if !owners.owns(&user, id) && s.engine.get(id).is_ok() {
-            tracing::warn!(user = %user, task = %id, "refused: not the task's owner");
-            return refuse(ErrorCode::Forbidden, "this task belongs to another user");
-        }
-    }
-    next.run(req).await
-}
-
-async fn buffered(resp: Response) -> Result<(axum::http::response::Parts, Bytes), Response> {
-    let (parts, body) = resp.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => Ok((parts, b)),
-        Err(e) => Err(refuse(
-            ErrorCode::InternalError,
-            format!("reading the answer: {e}"),
-        )),
-    }
-}
-
-async fn record_creator(resp: Response, user: &str, auth: &Auth) -> Response {
-    let (parts, bytes) = match buffered(resp).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let id = serde_json::from_slice::<caic_api::CreateTaskResp>(&bytes).map(|r| r.id);
-    match id {
-        Ok(id) => {
-            if let Err(e) = auth.owners().set(&id, user) {
-                tracing::error!(task = %id, "recording the task's owner: {e}");
-                return refuse(
-                    ErrorCode::InternalError,
-                    "recording the task's owner failed",
-                );
-            }
-            tracing::info!(task = %id, user = %user, "task created");
-        }
-        Err(e) => tracing::error!("create answer not understood: {e}"),
-    }
-    Response::from_parts(parts, Body::from(bytes))
-}
-
-async fn filter_list(resp: Response, user: &str, auth: &Auth) -> Response {
-    let (mut parts, bytes) = match buffered(resp).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Ok(tasks) = serde_json::from_slice::<Vec<serde_json::Value>>(&bytes) else {
-        return refuse(ErrorCode::InternalError, "task list not understood");
-    };
-    let mine: Vec<_> = tasks
-        .into_iter()
-        .filter(|t| {
-            t.get("id")
-                .and_then(|v| v.as_str())
-                .is_some_and(|id| auth.owners().owns(user, id))
-        })
-        .collect();
-    let body = serde_json::to_vec(&mine).unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
 }
 
 #[cfg(test)]

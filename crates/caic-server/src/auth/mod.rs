@@ -1,13 +1,13 @@
 //! Login, sessions, exposure controls and task ownership, wired from `caic-auth` into
 //! the server: the startup checks ([`Auth::init`]), the middleware stack
-//! ([`middleware`]), the `/api/v1/auth/*` routes ([`routes`]) and the per-user task
-//! list ([`task_list`]).
+//! ([`middleware`]), the `/api/v1/auth/*` routes ([`routes`]) and the request's
+//! [`caller::RequestCaller`], whose tasks the engine decides.
 
+pub mod caller;
 pub mod forge_tokens;
 pub mod middleware;
 pub mod owners;
 pub mod routes;
-pub mod task_list;
 
 use crate::config::Config;
 use caic_auth::allowlist::{Allowlist, Origin};
@@ -17,7 +17,7 @@ use caic_auth::login::Login;
 use caic_auth::users::UserStore;
 use caic_auth::{Error, Secret};
 use ipnet::IpNet;
-use owners::Owners;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ pub struct Auth {
     allowlist: Option<Allowlist>,
     github_ranges: Option<GitHubRanges>,
     allowed_host: Option<String>,
-    owners: Owners,
+    legacy_owners: BTreeMap<String, String>,
     github_token: Option<Secret>,
 }
 
@@ -63,14 +63,15 @@ impl Auth {
             allowlist: None,
             github_ranges: None,
             allowed_host: None,
-            owners: Owners::in_memory(),
+            legacy_owners: BTreeMap::new(),
             github_token: None,
         }
     }
 
     /// The startup sequence: refuses unsafe settings (S5, S10) naming the setting,
     /// warns about config files more open than they should be (S14), loads or creates
-    /// the session secret (S18), opens the users and owners stores, builds the
+    /// the session secret (S18), opens the users store, reads task owners an earlier
+    /// caic recorded, builds the
     /// allowlist (S9), and, with no token and no OAuth, asks `gh auth token` once (S16).
     pub async fn init(cfg: &Config) -> Result<Auth, Error> {
         let a = &cfg.auth;
@@ -117,7 +118,7 @@ impl Auth {
             allowlist,
             github_ranges,
             allowed_host,
-            owners: Owners::open(dir)?,
+            legacy_owners: owners::legacy_owners(dir)?,
             github_token,
         })
     }
@@ -132,9 +133,9 @@ impl Auth {
         self.login.as_ref()
     }
 
-    /// Task ownership.
-    pub fn owners(&self) -> &Owners {
-        &self.owners
+    /// Task owners an earlier caic recorded in `owners.json` (task id -> user id).
+    pub fn legacy_owners(&self) -> &BTreeMap<String, String> {
+        &self.legacy_owners
     }
 
     /// The client address of a request from socket peer `peer`: the `X-Forwarded-For`

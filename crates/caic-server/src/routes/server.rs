@@ -1,6 +1,7 @@
 //! `/api/v1/server/*`: repos, branches, harnesses, and the task-list stream.
 
 use super::AppState;
+use crate::auth::caller::RequestCaller;
 use crate::error::HttpError;
 use crate::sse;
 use axum::extract::{Query, State};
@@ -47,6 +48,9 @@ pub async fn list_harnesses(State(app): State<AppState>) -> Json<Vec<HarnessInfo
 /// Streams the task list: a `snapshot`, then `upsert`, `patch` and `delete` messages.
 #[utoipa::path(get, path = "/api/v1/server/tasks/events", tag = "server",
     responses((status = 200, description = "text/event-stream of TaskListEvent", body = TaskListEvent, content_type = "text/event-stream")))]
-pub async fn task_list_events(State(app): State<AppState>) -> impl axum::response::IntoResponse {
-    sse::task_list(app.engine)
+pub async fn task_list_events(
+    State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
+) -> impl axum::response::IntoResponse {
+    sse::task_list(app.engine, caller)
 }

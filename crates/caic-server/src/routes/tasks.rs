@@ -1,6 +1,7 @@
 //! `/api/v1/tasks*`: create, list, follow and act on tasks.
 
 use super::AppState;
+use crate::auth::caller::RequestCaller;
 use crate::error::{HttpError, JsonBody};
 use crate::sse;
 use axum::extract::{Path, State};
@@ -19,8 +20,11 @@ fn status(s: &str) -> Json<StatusResp> {
 /// Lists every task, oldest first.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
     responses((status = 200, body = Vec<Task>)))]
-pub async fn list(State(app): State<AppState>) -> Json<Vec<Task>> {
-    Json(app.engine.list())
+pub async fn list(
+    State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
+) -> Json<Vec<Task>> {
+    Json(app.engine.list(&caller))
 }
 
 /// Creates a task; it starts in the background.
@@ -28,9 +32,10 @@ pub async fn list(State(app): State<AppState>) -> Json<Vec<Task>> {
     responses((status = 200, body = CreateTaskResp), (status = 400, body = ApiError)))]
 pub async fn create(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     JsonBody(req): JsonBody<CreateTaskReq>,
 ) -> Result<Json<CreateTaskResp>, HttpError> {
-    let id = app.engine.create(req).await?;
+    let id = app.engine.create(&caller, req).await?;
     Ok(Json(CreateTaskResp {
         id,
         status: "accepted".into(),
@@ -43,9 +48,10 @@ pub async fn create(
     responses((status = 200, body = Task), (status = 404, body = ApiError)))]
 pub async fn get(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, HttpError> {
-    Ok(Json(app.engine.get(&id)?))
+    Ok(Json(app.engine.get(&caller, &id)?))
 }
 
 /// Streams a task's events: the whole history, a `ready` event, then live events.
@@ -55,10 +61,11 @@ pub async fn get(
         (status = 404, body = ApiError)))]
 pub async fn events(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<axum::response::Response, HttpError> {
-    let sub = app.engine.subscribe(&id)?;
-    Ok(sse::task_events(sub))
+    let sub = app.engine.subscribe(&caller, &id)?;
+    Ok(sse::task_events(sub, app.engine.closed()))
 }
 
 /// Sends a follow-up message to the agent.
@@ -68,10 +75,11 @@ pub async fn events(
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn input(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<InputReq>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.input(&id, req.prompt).await?;
+    app.engine.input(&caller, &id, req.prompt).await?;
     Ok(status("sent"))
 }
 
@@ -81,9 +89,10 @@ pub async fn input(
     responses((status = 200, body = StatusResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn stop(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.stop(&id).await?;
+    app.engine.stop(&caller, &id).await?;
     Ok(status("stopping"))
 }
 
@@ -93,9 +102,10 @@ pub async fn stop(
     responses((status = 200, body = StatusResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn revive(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.revive(&id).await?;
+    app.engine.revive(&caller, &id).await?;
     Ok(status("provisioning"))
 }
 
@@ -105,9 +115,10 @@ pub async fn revive(
     responses((status = 200, body = StatusResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn purge(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.purge(&id).await?;
+    app.engine.purge(&caller, &id).await?;
     Ok(status("purging"))
 }
 
@@ -118,10 +129,11 @@ pub async fn purge(
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn restart(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RestartReq>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.restart(&id, req.prompt).await?;
+    app.engine.restart(&caller, &id, req.prompt).await?;
     Ok(status("restarted"))
 }
 
@@ -131,9 +143,10 @@ pub async fn restart(
     responses((status = 200, body = DiffResp), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn diff(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<DiffResp>, HttpError> {
-    Ok(Json(app.engine.diff(&id).await?))
+    Ok(Json(app.engine.diff(&caller, &id).await?))
 }
 
 /// Brings the work back to the host repo, scans it for secrets and large binaries, and
@@ -145,10 +158,11 @@ pub async fn diff(
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn sync(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<SyncReq>,
 ) -> Result<Json<SyncResp>, HttpError> {
-    Ok(Json(app.engine.sync(&id, req).await?))
+    Ok(Json(app.engine.sync(&caller, &id, req).await?))
 }
 
 /// Ends the agent's current turn early; the session stays for more input.
@@ -158,9 +172,10 @@ pub async fn sync(
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn interrupt(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.interrupt(&id).await?;
+    app.engine.interrupt(&caller, &id).await?;
     Ok(status("interrupting"))
 }
 
@@ -172,8 +187,9 @@ pub async fn interrupt(
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn fix_ci(
     State(app): State<AppState>,
+    RequestCaller(caller): RequestCaller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusResp>, HttpError> {
-    app.engine.fix_ci(&id).await?;
+    app.engine.fix_ci(&caller, &id).await?;
     Ok(status("sent"))
 }
