@@ -18,7 +18,12 @@ mod sync;
 pub mod task;
 mod watchers;
 
-pub use backend::BackendConfig;
+pub use backend::{build_image, BackendConfig};
+/// Where tasks run: the trait, and a file to install for the agent.
+pub use caic_runtime::{AgentFile, Runtime};
+/// A runtime without containers (temp dirs, local processes), for tests.
+#[cfg(feature = "memory")]
+pub use caic_runtime::MemoryRuntime;
 /// The forge family, and a forge secret (re-exported for servers wiring credentials).
 pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 pub use engine::{Engine, EngineConfig, Subscription};

@@ -1,4 +1,4 @@
-//! Task ownership with login on: a real task (the `fake` harness, a real container)
+//! Task ownership with login on: a real task (the `fake` harness, on the in-memory runtime)
 //! created by one user is invisible and untouchable for another.
 
 mod auth_support;
