@@ -3,7 +3,8 @@
 //! dies, and is purged.
 
 use caic_api::{CreateTaskReq, EventData, Prompt, TaskState};
-use caic_engine::{Engine, EngineConfig, MemoryRuntime, Runtime};
+use caic_engine::{Engine, EngineConfig, Runtime};
+use caic_runtime::MemoryRuntime;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,7 +10,6 @@ use auth_support::{git, Browser, Containers, Dirs, EXTERNAL};
 use caic_auth::config::AuthConfig;
 use caic_auth::Secret;
 use caic_server::config::ForgeSection;
-use caic_server::Server;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
