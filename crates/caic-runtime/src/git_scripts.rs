@@ -241,3 +241,27 @@ fn split_counts(line: &str) -> Option<(&str, &str, &str)> {
     let ok = |s: &str| s == "-" || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     (ok(added) && ok(deleted)).then_some((added, deleted, path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numstat_z_counts_binaries_and_renames() {
+        let out = "3\t1\tsrc/lib.rs\0-\t-\tlogo.png\0\n0\t0\t\0old.txt\0new.txt\0";
+        let files = parse_numstat(out);
+        let got: Vec<(&str, u64, u64, bool)> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.added, f.deleted, f.binary))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("src/lib.rs", 3, 1, false),
+                ("logo.png", 0, 0, true),
+                ("new.txt", 0, 0, false)
+            ]
+        );
+        assert!(parse_numstat("").is_empty());
+    }
+}
