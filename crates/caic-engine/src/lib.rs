@@ -19,13 +19,13 @@ pub mod task;
 mod watchers;
 
 pub use backend::{build_image, BackendConfig};
-/// Where tasks run: the trait, and a file to install for the agent.
-pub use caic_runtime::{AgentFile, Runtime};
+/// The forge family, and a forge secret (re-exported for servers wiring credentials).
+pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 /// A runtime without containers (temp dirs, local processes), for tests.
 #[cfg(feature = "memory")]
 pub use caic_runtime::MemoryRuntime;
-/// The forge family, and a forge secret (re-exported for servers wiring credentials).
-pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
+/// Where tasks run: the trait, and a file to install for the agent.
+pub use caic_runtime::{AgentFile, Runtime};
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};

@@ -119,7 +119,11 @@ async fn a_fake_task_runs_end_to_end_without_docker() {
         results(e, &id).len() == 2 && state(e, &id) == TaskState::Waiting
     })
     .await;
-    assert!(results(&engine, &id)[1].contains("and now?"), "{:?}", results(&engine, &id));
+    assert!(
+        results(&engine, &id)[1].contains("and now?"),
+        "{:?}",
+        results(&engine, &id)
+    );
 
     let diff = engine.diff(&id).await.unwrap();
     assert!(diff.diff.contains("+hello from memory"), "{}", diff.diff);
@@ -127,11 +131,17 @@ async fn a_fake_task_runs_end_to_end_without_docker() {
     assert_eq!(diff.diff_stat[0].path, "notes.txt");
 
     engine.stop(&id).await.unwrap();
-    wait_for(&engine, &id, "stopped", |e| state(e, &id) == TaskState::Stopped).await;
+    wait_for(&engine, &id, "stopped", |e| {
+        state(e, &id) == TaskState::Stopped
+    })
+    .await;
     assert!(!rt.list_containers().await.unwrap()[0].running);
 
     engine.revive(&id).await.unwrap();
-    wait_for(&engine, &id, "revived", |e| state(e, &id) == TaskState::Waiting).await;
+    wait_for(&engine, &id, "revived", |e| {
+        state(e, &id) == TaskState::Waiting
+    })
+    .await;
 
     // The container dies under a live task: the engine notices.
     assert!(rt.kill(&id));
@@ -145,6 +155,9 @@ async fn a_fake_task_runs_end_to_end_without_docker() {
     );
 
     engine.purge(&id).await.unwrap();
-    wait_for(&engine, &id, "purged", |e| state(e, &id) == TaskState::Purged).await;
+    wait_for(&engine, &id, "purged", |e| {
+        state(e, &id) == TaskState::Purged
+    })
+    .await;
     assert!(rt.list_containers().await.unwrap().is_empty());
 }

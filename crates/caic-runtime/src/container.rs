@@ -18,7 +18,7 @@ use rand::Rng;
 use russh::keys::PublicKey;
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{check_sudo_supported, engine_err, EngineFlavor, Docker};
+use crate::engine::{check_sudo_supported, engine_err, Docker, EngineFlavor};
 use crate::keys::{parse_public_key, HostKey};
 use crate::ssh::{SshClient, SshSession, SshTarget, DEFAULT_CONNECT_TIMEOUT};
 use crate::Error;

@@ -285,7 +285,9 @@ impl Runtime for DockerRuntime {
     ) -> BoxFuture<'a, Result<Link, Error>> {
         Box::pin(async move {
             let client = self.client(container).await?;
-            let stream = client.exec_stream(&self.relay.attach(relay, offset)?).await?;
+            let stream = client
+                .exec_stream(&self.relay.attach(relay, offset)?)
+                .await?;
             Ok(Link {
                 reader: Box::new(SshLinkReader {
                     lines: RelayReader::new(stream.stdout, offset),

@@ -21,7 +21,7 @@ pub mod ssh;
 
 pub use container::{ContainerInfo, ContainerSpec, DieEvent};
 pub use docker::{ContainerLimits, DockerRuntime};
-pub use engine::{EngineFlavor, EngineInfo, EngineKind, Docker, RuntimeConfig};
+pub use engine::{Docker, EngineFlavor, EngineInfo, EngineKind, RuntimeConfig};
 pub use error::Error;
 pub use keys::{ClientKey, HostKey};
 #[cfg(feature = "memory")]

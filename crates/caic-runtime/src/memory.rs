@@ -152,9 +152,7 @@ async fn pump(
         relay.append(&pending);
     }
     let code = match child.wait().await {
-        Ok(st) => st
-            .code()
-            .unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+        Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
         Err(_) => 128,
     };
     relay.stdin.lock().await.take();
@@ -761,7 +759,11 @@ mod tests {
         // The input line is logged first, like the relay does.
         assert_eq!(lines[0], (first.clone(), first.len() as u64 + 1));
         for w in lines.windows(2) {
-            assert_eq!(w[1].1, w[0].1 + w[1].0.len() as u64 + 1, "offsets are bytes");
+            assert_eq!(
+                w[1].1,
+                w[0].1 + w[1].0.len() as u64 + 1,
+                "offsets are bytes"
+            );
         }
         assert!(lines.last().unwrap().0.contains(r#""is_error":false"#));
         let written = rt.host_path("c1", "/home/user/src/demo/notes.txt").unwrap();
@@ -826,7 +828,11 @@ mod tests {
         let dead = tokio::time::timeout(LIMIT, deaths.recv()).await.unwrap();
         assert_eq!(dead.as_deref(), Some("t1"));
         assert_eq!(reader.next_line().await.unwrap(), None);
-        assert_eq!(reader.finish().await, LinkEnd::Dropped, "as an SSH link drops");
+        assert_eq!(
+            reader.finish().await,
+            LinkEnd::Dropped,
+            "as an SSH link drops"
+        );
         assert!(rt.attach("c1", "s1", 0).await.is_err(), "not running");
         let list = rt.list_containers().await.unwrap();
         assert_eq!(

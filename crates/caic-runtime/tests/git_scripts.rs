@@ -353,7 +353,5 @@ fn scripts_quote_their_arguments() {
         s.contains(r"GIT_AUTHOR_NAME='O'\''Brien $(rm -rf /)'"),
         "{s}"
     );
-    assert!(
-        container_diff_script("~/src/x", DiffMode::Full).contains("workdir=\"$HOME\"/'src/x'")
-    );
+    assert!(container_diff_script("~/src/x", DiffMode::Full).contains("workdir=\"$HOME\"/'src/x'"));
 }

@@ -72,7 +72,9 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
     // A configured token exists too: the owner's must win.
     let configured = "ghp_configuredconfiguredconfigured0042";
     cfg.github_token = Some(Secret::new(configured));
-    let server = auth_support::start_server(cfg).await.expect("server starts");
+    let server = auth_support::start_server(cfg)
+        .await
+        .expect("server starts");
     let base = format!("http://{}", server.addrs[0]);
 
     github.log_in_as(1, "alice");
@@ -157,7 +159,9 @@ async fn webhook_started_task_belongs_to_the_person_who_asked() {
         webhook_harness: "fake".into(),
         ..Default::default()
     };
-    let server = auth_support::start_server(cfg).await.expect("server starts");
+    let server = auth_support::start_server(cfg)
+        .await
+        .expect("server starts");
     let base = format!("http://{}", server.addrs[0]);
     let body = json!({"action": "labeled", "label": {"name": "caic"},
         "issue": {"number": 5, "title": "Say hello", "body": "FAKE_WRITE hello.txt hi"},
