@@ -343,7 +343,7 @@ impl MemoryRuntime {
 
     fn link(&self, container: &str, relay: &str, offset: u64) -> Result<Link, Error> {
         let r = self.relay(container, relay)?;
-        let attach = {
+        let (attach, stale) = {
             let mut s = r.state.lock().unwrap();
             let size = s.log.len() as u64;
             if offset > size {
@@ -357,7 +357,7 @@ impl MemoryRuntime {
                 )));
             }
             s.attach += 1;
-            s.attach
+            (s.attach, s.lost)
         };
         r.changed.send_modify(|v| *v += 1);
         Ok(Link {
@@ -366,6 +366,7 @@ impl MemoryRuntime {
                 relay: r.clone(),
                 pos: offset,
                 attach,
+                stale,
             }),
             writer: Box::new(MemoryWriter { relay: r, attach }),
         })
@@ -378,6 +379,16 @@ struct MemoryReader {
     changes: watch::Receiver<u64>,
     pos: u64,
     attach: u64,
+    /// Attached after its container stopped: the log as it was, then the agent's end
+    /// (as the relay serves a dead relay's log from its files).
+    stale: bool,
+}
+
+impl MemoryReader {
+    /// The link dropped under this reader (container stopped, or a newer attach).
+    fn dropped(&self, s: &RelayState) -> bool {
+        (s.lost && !self.stale) || s.attach != self.attach
+    }
 }
 
 impl LinkReader for MemoryReader {
@@ -387,7 +398,7 @@ impl LinkReader for MemoryReader {
                 self.changes.borrow_and_update();
                 {
                     let s = self.relay.state.lock().unwrap();
-                    if s.lost || s.attach != self.attach {
+                    if self.dropped(&s) {
                         return Ok(None);
                     }
                     let rest = &s.log[self.pos as usize..];
@@ -396,7 +407,7 @@ impl LinkReader for MemoryReader {
                         self.pos += i as u64 + 1;
                         return Ok(Some((text, self.pos)));
                     }
-                    if s.exit.is_some() {
+                    if s.exit.is_some() || s.lost {
                         return Ok(None);
                     }
                 }
@@ -411,8 +422,11 @@ impl LinkReader for MemoryReader {
         Box::pin(async move {
             let s = self.relay.state.lock().unwrap();
             match s.exit {
-                Some(code) if !s.lost => LinkEnd::AgentExited(code),
-                _ => LinkEnd::Dropped,
+                _ if self.dropped(&s) => LinkEnd::Dropped,
+                Some(code) => LinkEnd::AgentExited(code),
+                // Killed with its container; the exit is being recorded.
+                None if s.lost => LinkEnd::AgentExited(128 + 9),
+                None => LinkEnd::Dropped,
             }
         })
     }

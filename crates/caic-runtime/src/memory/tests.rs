@@ -185,6 +185,10 @@ async fn stop_kills_the_agent_and_reports_a_death() {
 
     // Started again, the files are still there; removed, they are gone.
     rt.start_container("c1").await.unwrap();
+    // The agent did not survive: its relay reports it killed, as a dead relay does.
+    let (mut old, _w) = rt.attach("c1", "s1", 0).await.unwrap().split();
+    assert_eq!(old.next_line().await.unwrap(), None);
+    assert_eq!(old.finish().await, LinkEnd::AgentExited(137));
     let dir = rt.host_path("c1", WORKDIR).unwrap();
     assert!(dir.join("README.md").exists());
     assert!(rt.kill("t1"), "a running container can die");
