@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::handle::Task;
 use caic_api::{Event, HarnessInfo, Repo, TaskState};
 use caic_git::RepoInfo;
+use caic_runtime::Runtime;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -61,7 +62,14 @@ impl Engine {
     /// Connects to the container engine, discovers repos, rebuilds tasks from their
     /// logs and re-attaches to their containers.
     pub async fn start(cfg: EngineConfig) -> Result<Engine> {
-        let backend = Backend::new(&cfg.backend, &cfg.config_dir).await?;
+        let runtime = crate::backend::connect(&cfg.backend, &cfg.config_dir).await?;
+        Engine::start_with(cfg, Arc::new(runtime)).await
+    }
+
+    /// Like [`Engine::start`], on `runtime` instead of the container engine `cfg` names
+    /// (`cfg.backend` is then unused).
+    pub async fn start_with(cfg: EngineConfig, runtime: Arc<dyn Runtime>) -> Result<Engine> {
+        let backend = Backend::new(runtime);
         let forge = cfg.forge.clone();
         let (changed, _) = watch::channel(0);
         let jobs = crate::spawner::Spawner::default();

@@ -22,9 +22,12 @@ pub enum Error {
         /// What was attempted.
         action: &'static str,
     },
+    /// No container engine could be reached (Docker/Podman down, bad socket).
+    #[error("{0}")]
+    EngineUnavailable(String),
     /// The container side failed.
     #[error(transparent)]
-    Runtime(#[from] caic_runtime::Error),
+    Runtime(caic_runtime::Error),
     /// Host-side git failed.
     #[error(transparent)]
     Git(#[from] caic_git::Error),
@@ -34,6 +37,15 @@ pub enum Error {
     /// Anything else that went wrong inside caic.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<caic_runtime::Error> for Error {
+    fn from(e: caic_runtime::Error) -> Self {
+        match e {
+            caic_runtime::Error::EngineUnavailable(_) => Error::EngineUnavailable(e.to_string()),
+            e => Error::Runtime(e),
+        }
+    }
 }
 
 /// Result alias for the engine.

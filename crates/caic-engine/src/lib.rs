@@ -20,9 +20,14 @@ mod sync;
 pub mod task;
 mod watchers;
 
-pub use backend::BackendConfig;
+pub use backend::{build_image, BackendConfig};
 /// The forge family, and a forge secret (re-exported for servers wiring credentials).
 pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
+/// A runtime without containers (temp dirs, local processes), for tests.
+#[cfg(feature = "memory")]
+pub use caic_runtime::MemoryRuntime;
+/// Where tasks run: the trait, and a file to install for the agent.
+pub use caic_runtime::{AgentFile, Runtime};
 pub use caller::Caller;
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};

@@ -11,7 +11,7 @@ pub const FALLBACK_NAME: &str = "caic";
 pub const FALLBACK_EMAIL: &str = "caic@localhost";
 
 /// A bundle of local branch `branch` with its full history, for
-/// [`crate::container_import_script`] to read from stdin.
+/// caic-runtime's `container_import_script` to read from stdin.
 pub async fn bundle_create(repo: impl AsRef<Path>, branch: &str) -> Result<Vec<u8>> {
     let repo = repo.as_ref();
     check_branch_name(repo, branch).await?;
@@ -38,7 +38,7 @@ async fn checked_out_in(repo: &Path, branch: &str) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
-/// Imports a bundle made by [`crate::container_export_script`] into the host's
+/// Imports a bundle made by caic-runtime's `container_export_script` into the host's
 /// `refs/heads/<branch>` and returns the branch's new commit.
 ///
 /// Empty `bundle` (the export script's "no new commit") returns `Ok(None)` and changes nothing.

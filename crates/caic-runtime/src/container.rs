@@ -18,7 +18,7 @@ use rand::Rng;
 use russh::keys::PublicKey;
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{check_sudo_supported, engine_err, EngineFlavor, Runtime};
+use crate::engine::{check_sudo_supported, engine_err, Docker, EngineFlavor};
 use crate::keys::{parse_public_key, HostKey};
 use crate::ssh::{SshClient, SshSession, SshTarget, DEFAULT_CONNECT_TIMEOUT};
 use crate::Error;
@@ -61,7 +61,7 @@ pub struct ContainerSpec {
     pub harness: String,
     /// Container name.
     pub name: String,
-    /// Image reference, normally the tag returned by [`Runtime::ensure_image`].
+    /// Image reference, normally the tag returned by [`Docker::ensure_image`].
     pub image: String,
     /// Give the user sudo with a random per-container password.
     pub sudo: bool,
@@ -75,7 +75,7 @@ pub struct ContainerSpec {
 
 /// A caic container as the engine reports it.
 ///
-/// `labels` never includes the sudo password; use [`Runtime::sudo_password`].
+/// `labels` never includes the sudo password; use [`Docker::sudo_password`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerInfo {
     /// Engine id.
@@ -248,7 +248,7 @@ fn info_from_labels(
     }
 }
 
-impl Runtime {
+impl Docker {
     /// Creates, keys and starts a task container; with sudo, sets its random password.
     ///
     /// Refuses sudo on rootless Podman before creating anything (S23). On any failure
@@ -688,20 +688,20 @@ mod tests {
         }
     }
 
-    async fn fixture() -> (Runtime, tempfile::TempDir, String) {
+    async fn fixture() -> (Docker, tempfile::TempDir, String) {
         let (rt, tmp) = runtime().await;
         let tag = rt.ensure_image(|l| eprintln!("build: {l}")).await.unwrap();
         (rt, tmp, tag)
     }
 
-    async fn create(rt: &Runtime, tag: &str, sudo: bool) -> (ContainerInfo, Cleanup) {
+    async fn create(rt: &Docker, tag: &str, sudo: bool) -> (ContainerInfo, Cleanup) {
         let name = unique_name();
         let guard = Cleanup(name.clone());
         let info = rt.create_container(&spec(tag, &name, sudo)).await.unwrap();
         (info, guard)
     }
 
-    async fn root_sh(rt: &Runtime, c: &str, script: &str) -> EngineExecOutput {
+    async fn root_sh(rt: &Docker, c: &str, script: &str) -> EngineExecOutput {
         rt.engine_exec(c, "root", &["sh", "-c", script], None)
             .await
             .unwrap()

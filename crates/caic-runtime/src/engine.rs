@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{SystemInfo, SystemVersion};
-use bollard::Docker;
+use bollard::Docker as Bollard;
 
 use crate::keys::ClientKey;
 use crate::Error;
@@ -158,16 +158,16 @@ pub fn check_sudo_supported(info: &EngineInfo, sudo: bool) -> Result<(), Error> 
 
 /// A connected container engine plus caic's client key: the entry point of this crate.
 #[derive(Clone)]
-pub struct Runtime {
-    pub(crate) docker: Docker,
+pub struct Docker {
+    pub(crate) docker: Bollard,
     pub(crate) info: EngineInfo,
     pub(crate) config: Arc<RuntimeConfig>,
     pub(crate) client_key: ClientKey,
 }
 
-impl std::fmt::Debug for Runtime {
+impl std::fmt::Debug for Docker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("info", &self.info).finish()
+        f.debug_struct("Docker").field("info", &self.info).finish()
     }
 }
 
@@ -199,16 +199,16 @@ fn candidates(config: &RuntimeConfig) -> Vec<String> {
     }
 }
 
-fn connect_endpoint(endpoint: &str) -> Result<Docker, bollard::errors::Error> {
+fn connect_endpoint(endpoint: &str) -> Result<Bollard, bollard::errors::Error> {
     let docker = if endpoint.contains("://") {
-        Docker::connect_with_host(endpoint)?
+        Bollard::connect_with_host(endpoint)?
     } else {
-        Docker::connect_with_unix(endpoint, 120, bollard::API_DEFAULT_VERSION)?
+        Bollard::connect_with_unix(endpoint, 120, bollard::API_DEFAULT_VERSION)?
     };
     Ok(docker.with_timeout(ENGINE_TIMEOUT))
 }
 
-impl Runtime {
+impl Docker {
     /// Connects to the engine, negotiates the API version, detects Podman/rootless and
     /// loads (or creates) caic's client key.
     pub async fn connect(config: RuntimeConfig) -> Result<Self, Error> {
@@ -283,7 +283,7 @@ impl Runtime {
     }
 
     /// The underlying bollard client, for engine calls this crate does not wrap.
-    pub fn docker(&self) -> &Docker {
+    pub fn docker(&self) -> &Bollard {
         &self.docker
     }
 }
@@ -301,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn connects_to_the_real_engine_with_a_negotiated_version() {
         let tmp = tempfile::tempdir().unwrap();
-        let rt = Runtime::connect(RuntimeConfig::new(tmp.path()))
+        let rt = Docker::connect(RuntimeConfig::new(tmp.path()))
             .await
             .unwrap();
         let info = rt.engine_info();
@@ -324,7 +324,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut cfg = RuntimeConfig::new(tmp.path());
         cfg.socket = Some(tmp.path().join("nope.sock").display().to_string());
-        let err = Runtime::connect(cfg).await.unwrap_err();
+        let err = Docker::connect(cfg).await.unwrap_err();
         assert!(matches!(err, Error::EngineUnavailable(_)), "{err}");
         let msg = err.to_string();
         assert!(
@@ -397,7 +397,7 @@ mod tests {
 
         // The detection on the real engine here: Docker, not rootless, so sudo is allowed.
         let tmp = tempfile::tempdir().unwrap();
-        let rt = Runtime::connect(RuntimeConfig::new(tmp.path()))
+        let rt = Docker::connect(RuntimeConfig::new(tmp.path()))
             .await
             .unwrap();
         assert_eq!(rt.engine_info().flavor, EngineFlavor::Docker);

@@ -43,6 +43,10 @@ pub enum Error {
     /// Local I/O (key files, sockets).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// A command in the container failed (moving the repo, installing files, starting
+    /// the agent); the message ends with its stderr's tail.
+    #[error("{0}")]
+    Command(String),
     /// caic's own SSH keys could not be created, read or used.
     #[error("ssh keys: {0}")]
     Keys(String),

@@ -7,7 +7,7 @@ use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::engine::{engine_err, Runtime};
+use crate::engine::{engine_err, Docker};
 use crate::Error;
 
 /// Repository name of the base image; the tag is the context hash.
@@ -89,7 +89,7 @@ pub fn image_tag(context: &[u8], base_image: &str, base_image_id: &str) -> Strin
     format!("{IMAGE_REPO}:{}", &hex[..12])
 }
 
-impl Runtime {
+impl Docker {
     /// Reads the configured extra CA certificates (skipping unreadable ones with a warning).
     fn extra_ca_files(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
@@ -259,9 +259,9 @@ pub(crate) mod tests {
     }
 
     /// A runtime on the real engine with a fresh config dir (so caic's own key is new).
-    pub(crate) async fn runtime() -> (Runtime, tempfile::TempDir) {
+    pub(crate) async fn runtime() -> (Docker, tempfile::TempDir) {
         let tmp = tempfile::tempdir().unwrap();
-        let rt = Runtime::connect(RuntimeConfig::new(tmp.path()))
+        let rt = Docker::connect(RuntimeConfig::new(tmp.path()))
             .await
             .unwrap();
         (rt, tmp)
@@ -309,7 +309,7 @@ pub(crate) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut cfg = RuntimeConfig::new(tmp.path());
         cfg.base_image = "caic-test-no-such-base:never".into();
-        let rt = Runtime::connect(cfg).await.unwrap();
+        let rt = Docker::connect(cfg).await.unwrap();
         let err = rt.ensure_image(|_| {}).await.unwrap_err().to_string();
         assert!(
             err.contains("caic-test-no-such-base:never") && err.contains("import-debian-base.sh"),

@@ -30,9 +30,7 @@ impl From<caic_engine::Error> for HttpError {
             E::Forbidden(_) => ApiError::new(ErrorCode::Forbidden, e.to_string()),
             E::Conflict { state, .. } => ApiError::new(ErrorCode::Conflict, e.to_string())
                 .with_details(serde_json::json!({ "state": state })),
-            E::Runtime(caic_runtime::Error::EngineUnavailable(_)) => {
-                ApiError::new(ErrorCode::Unavailable, e.to_string())
-            }
+            E::EngineUnavailable(_) => ApiError::new(ErrorCode::Unavailable, e.to_string()),
             _ => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::new(ErrorCode::InternalError, e.to_string())

@@ -185,20 +185,10 @@ pub fn forge_config(cfg: &Config, github_token: Option<&caic_auth::Secret>) -> F
 /// Builds the container base image for `cfg` if its inputs changed; returns its tag.
 pub async fn build_image(
     cfg: &Config,
-    progress: impl Fn(&str),
-) -> Result<String, caic_runtime::Error> {
-    let mut rc = caic_runtime::RuntimeConfig::new(&cfg.config_dir);
-    if let Some(b) = &cfg.container.base_image {
-        rc.base_image = b.clone();
-    }
-    if let Some(k) = &cfg.container.runtime {
-        rc.kind = k.parse().map_err(|_| {
-            caic_runtime::Error::EngineUnavailable(format!("unknown runtime {k:?}"))
-        })?;
-    }
-    rc.socket = cfg.container.socket.clone();
-    let rt = caic_runtime::Runtime::connect(rc).await?;
-    rt.ensure_image(progress).await
+    progress: impl Fn(&str) + Sync,
+) -> Result<String, caic_engine::Error> {
+    let ecfg = engine_config(cfg);
+    caic_engine::build_image(&ecfg.backend, &cfg.config_dir, &progress).await
 }
 
 /// How long [`Server::stop`] may take at most.
@@ -223,11 +213,30 @@ impl Server {
     /// Checks the auth settings (refusing unsafe ones, naming the setting), starts the
     /// engine and serves the API on the configured address.
     pub async fn start(cfg: Config) -> Result<Server, ServerError> {
+        Server::start_on(cfg, None).await
+    }
+
+    /// Like [`Server::start`], with tasks on `runtime` instead of the container engine
+    /// the config names (tests use an in-memory runtime).
+    pub async fn start_with_runtime(
+        cfg: Config,
+        runtime: Arc<dyn caic_engine::Runtime>,
+    ) -> Result<Server, ServerError> {
+        Server::start_on(cfg, Some(runtime)).await
+    }
+
+    async fn start_on(
+        cfg: Config,
+        runtime: Option<Arc<dyn caic_engine::Runtime>>,
+    ) -> Result<Server, ServerError> {
         let addrs = listen::parse(&cfg.listen).map_err(ServerError::Listen)?;
         let auth = Arc::new(Auth::init(&cfg).await?);
         let mut ecfg = engine_config(&cfg);
         ecfg.forge = forge_config(&cfg, auth.github_token());
-        let engine = Engine::start(ecfg).await?;
+        let engine = match runtime {
+            Some(rt) => Engine::start_with(ecfg, rt).await?,
+            None => Engine::start(ecfg).await?,
+        };
         let warm = engine.clone();
         engine.spawn(async move {
             if let Err(e) = warm.warm_image().await {

@@ -1,5 +1,5 @@
-//! Login, sessions and exposure controls through a real server (`Server::start`, the
-//! real engine) against mock GitHub and GitLab servers, driven like a browser.
+//! Login, sessions and exposure controls through a real server (the real engine, tasks on
+//! an in-memory runtime) against mock GitHub and GitLab servers, driven like a browser.
 
 mod auth_support;
 
@@ -289,7 +289,7 @@ async fn s02_cookie_attributes_over_http_and_https_via_trusted_proxy() {
 
 async fn start_err(auth: AuthConfig) -> String {
     let dirs = Dirs::new();
-    match caic_server::Server::start(dirs.config(auth)).await {
+    match auth_support::start_server(dirs.config(auth)).await {
         Ok(s) => {
             s.stop().await;
             panic!("the server started")
@@ -332,7 +332,7 @@ async fn s05_s10_startup_refuses_unsafe_settings() {
 #[tokio::test]
 async fn s07_without_oauth_everything_is_open() {
     let dirs = Dirs::new();
-    let server = caic_server::Server::start(dirs.config(AuthConfig::default()))
+    let server = auth_support::start_server(dirs.config(AuthConfig::default()))
         .await
         .unwrap();
     let base = format!("http://{}", server.addrs[0]);
@@ -421,7 +421,7 @@ async fn host_header_must_match_external_url() {
         external_url: Some("https://Caic.Example.com".into()),
         ..Default::default()
     };
-    let server = caic_server::Server::start(dirs.config(auth)).await.unwrap();
+    let server = auth_support::start_server(dirs.config(auth)).await.unwrap();
     let base = format!("http://{}", server.addrs[0]);
     let http = reqwest::Client::new();
     let with_host = |h: &str| {
@@ -474,7 +474,7 @@ async fn s09_allowlist_refuses_outside_clients() {
             ..Default::default()
         };
         async move {
-            let s = caic_server::Server::start(dirs.config(auth)).await.unwrap();
+            let s = auth_support::start_server(dirs.config(auth)).await.unwrap();
             (dirs, s)
         }
     };

@@ -1,4 +1,4 @@
-//! Task ownership with login on: a real task (the `fake` harness, a real container)
+//! Task ownership with login on: a real task (the `fake` harness, on the in-memory runtime)
 //! created by one user is invisible and untouchable for another.
 
 mod auth_support;
@@ -155,14 +155,15 @@ async fn ownership_user_cannot_see_or_act_on_another_users_task() {
     while let Some(m) = bob_list.next(Duration::from_secs(3)).await {
         assert!(!m.to_string().contains(&id), "bob's stream leaked {m}");
     }
-    // Ownership is persisted privately.
-    let owners = env.dirs.config.join("owners.json");
-    let text = std::fs::read_to_string(&owners).unwrap();
-    assert!(text.contains(&id) && text.contains("github:1"), "{text}");
+    // Ownership is persisted privately, in the task's own log.
+    let log = env.dirs.cache.join("logs").join(format!("{id}-000.jsonl"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let header = text.lines().next().unwrap_or_default();
+    assert!(header.contains(r#""owner":"github:1""#), "{header}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let m = std::fs::metadata(&owners).unwrap().permissions().mode();
+        let m = std::fs::metadata(&log).unwrap().permissions().mode();
         assert_eq!(m & 0o777, 0o600);
     }
 

@@ -1,6 +1,6 @@
 //! Forge credentials and ownership with login on. S17: the task owner's OAuth token comes first. It opens the pull
 //! request for their task's branch and is the token injected into their agent, ahead
-//! of the configured token. A real server, the `fake` harness in a real container, a
+//! of the configured token. A real server, the `fake` harness on the in-memory runtime, a
 //! mock GitHub for OAuth and one for the REST API.
 
 mod auth_support;
@@ -10,7 +10,6 @@ use auth_support::{git, Browser, Containers, Dirs, EXTERNAL};
 use caic_auth::config::AuthConfig;
 use caic_auth::Secret;
 use caic_server::config::ForgeSection;
-use caic_server::Server;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -73,7 +72,9 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
     // A configured token exists too: the owner's must win.
     let configured = "ghp_configuredconfiguredconfigured0042";
     cfg.github_token = Some(Secret::new(configured));
-    let server = Server::start(cfg).await.expect("server starts");
+    let server = auth_support::start_server(cfg)
+        .await
+        .expect("server starts");
     let base = format!("http://{}", server.addrs[0]);
 
     github.log_in_as(1, "alice");
@@ -158,7 +159,9 @@ async fn webhook_started_task_belongs_to_the_person_who_asked() {
         webhook_harness: "fake".into(),
         ..Default::default()
     };
-    let server = Server::start(cfg).await.expect("server starts");
+    let server = auth_support::start_server(cfg)
+        .await
+        .expect("server starts");
     let base = format!("http://{}", server.addrs[0]);
     let body = json!({"action": "labeled", "label": {"name": "caic"},
         "issue": {"number": 5, "title": "Say hello", "body": "FAKE_WRITE hello.txt hi"},

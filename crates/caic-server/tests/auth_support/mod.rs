@@ -1,5 +1,5 @@
-//! Support for the auth suites: a real `Server::start` on a temp config, mock forges,
-//! and a "browser" that keeps cookies and follows redirects by hand.
+//! Support for the auth suites: a real server (tasks on an in-memory runtime) on a temp
+//! config, mock forges, and a "browser" that keeps cookies and follows redirects by hand.
 #![allow(dead_code)]
 
 pub use caic_auth::mock_forge;
@@ -13,6 +13,13 @@ use reqwest::StatusCode;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+
+/// Starts a server on `cfg` with its tasks on an in-memory runtime: these suites do not
+/// test containers, so they need no container engine.
+pub async fn start_server(cfg: Config) -> Result<Server, caic_server::ServerError> {
+    let rt = caic_engine::MemoryRuntime::new().expect("memory runtime");
+    Server::start_with_runtime(cfg, std::sync::Arc::new(rt)).await
+}
 
 /// What users type to reach caic in these tests.
 pub const EXTERNAL: &str = "https://caic.example.com";
@@ -188,7 +195,7 @@ impl Env {
         github: MockForge,
         gitlab: MockForge,
     ) -> Env {
-        let server = Server::start(dirs.config(auth))
+        let server = start_server(dirs.config(auth))
             .await
             .expect("server starts");
         let base = format!("http://{}", server.addrs[0]);
