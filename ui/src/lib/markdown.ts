@@ -16,7 +16,8 @@ const ATTRS = ["href", "title", "start", "align", "type", "checked", "disabled"]
 /** http(s), mailto, or no scheme at all (relative, `#`, `/`). */
 const URLS = /^(?:https?:|mailto:|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i;
 
-const purify = DOMPurify;
+/** Our own instance, so its hook changes no other user of DOMPurify. */
+const purify = DOMPurify();
 purify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A" && node.hasAttribute("href")) {
     node.setAttribute("target", "_blank");
