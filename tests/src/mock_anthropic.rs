@@ -21,21 +21,21 @@
 //! In plan mode Claude Code tells the model where to write its plan (a random name
 //! under `~/.claude/plans/`); [`PLAN_FILE`] in a scripted tool input stands for that path.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use crate::mock_server::{chunk_even, sse, MockServer, Shared};
 
 /// Model name reported when a request does not name one.
 const DEFAULT_MODEL: &str = "claude-mock-1";
@@ -43,14 +43,6 @@ const DEFAULT_MODEL: &str = "claude-mock-1";
 const DONE_TEXT: &str = "done";
 /// Stands for the plan file path the request names, in scripted tool inputs.
 pub const PLAN_FILE: &str = "{{plan_file}}";
-/// Headers whose values are replaced before a request is recorded.
-const SECRET_HEADERS: &[&str] = &[
-    "x-api-key",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-];
-
 /// One content block of a scripted assistant reply.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
@@ -160,40 +152,6 @@ impl Script {
     }
 }
 
-/// One request the mock received, secrets removed.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query as received (`/v1/messages?beta=true`), or the authority for `CONNECT`.
-    pub path: String,
-    /// Headers (lower-case names); secret values replaced by `<redacted>`.
-    pub headers: Vec<(String, String)>,
-    /// Body as JSON (`Null` when empty or not JSON).
-    pub body: Value,
-    /// Whether the route is one the mock implements.
-    pub known: bool,
-    /// Whether this request consumed (or tried to consume) the script.
-    pub main: bool,
-    /// Time since the mock started.
-    pub at: Duration,
-}
-
-impl RecordedRequest {
-    /// Value of a header, by lower-case name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `model` field of the body, if any.
-    pub fn model(&self) -> Option<&str> {
-        self.body.get("model").and_then(Value::as_str)
-    }
-}
-
 /// A `tool_result` block Claude Code sent back to the API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResult {
@@ -205,36 +163,25 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
-#[derive(Debug)]
-struct Inner {
-    replies: VecDeque<Reply>,
-    delta_delay: Duration,
-    side_text: String,
-    requests: Vec<RecordedRequest>,
-    next_msg: u64,
-    next_tool: u64,
-}
-
+/// What the handlers share: the mock's state, the side text and the id counters.
 #[derive(Clone)]
-struct Shared {
-    inner: Arc<Mutex<Inner>>,
-    started: Instant,
+struct Api {
+    shared: Shared<Reply>,
+    side_text: Arc<str>,
+    ids: Arc<Mutex<Ids>>,
 }
 
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// The last message and tool-use ids handed out.
+#[derive(Default)]
+struct Ids {
+    msg: u64,
+    tool: u64,
 }
 
-/// A running mock server; it stops when dropped.
-pub struct MockAnthropic {
-    shared: Shared,
-    addr: SocketAddr,
-    _shutdown: oneshot::Sender<()>,
-}
+/// A running mock of the Messages API; it stops when dropped.
+pub type MockAnthropic = MockServer<Reply>;
 
-impl MockAnthropic {
+impl MockServer<Reply> {
     /// Starts the mock on `0.0.0.0:<random port>` so containers can reach it.
     pub async fn start(script: Script) -> anyhow::Result<Self> {
         Self::start_on(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), script).await
@@ -247,98 +194,46 @@ impl MockAnthropic {
         } else {
             script.side_text
         };
-        let shared = Shared {
-            inner: Arc::new(Mutex::new(Inner {
-                replies: script.replies.into(),
-                delta_delay: script.delta_delay,
-                side_text,
-                requests: Vec::new(),
-                next_msg: 1,
-                next_tool: 1,
-            })),
-            started: Instant::now(),
-        };
-        let app = Router::new()
-            .route("/v1/messages", post(messages))
-            .route("/v1/messages/count_tokens", post(count_tokens))
-            .route("/v1/models", get(models))
-            .fallback(unknown)
-            .layer(DefaultBodyLimit::max(256 << 20))
-            .with_state(shared.clone());
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!("mock anthropic server stopped: {e}");
-            }
-        });
-        tracing::info!(%addr, "mock anthropic listening");
-        Ok(Self {
-            shared,
+        Self::serve(
+            "anthropic",
             addr,
-            _shutdown: tx,
-        })
-    }
-
-    /// The port the mock listens on.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
+            script.replies,
+            script.delta_delay,
+            |shared| {
+                Router::new()
+                    .route("/v1/messages", post(messages))
+                    .route("/v1/messages/count_tokens", post(count_tokens))
+                    .route("/v1/models", get(models))
+                    .fallback(unknown)
+                    .with_state(Api {
+                        shared,
+                        side_text: side_text.into(),
+                        ids: Arc::default(),
+                    })
+            },
+        )
+        .await
     }
 
     /// Base URL for clients on this host: `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port())
+        self.url()
     }
 
     /// Base URL for clients in a container started with
     /// `host.docker.internal:host-gateway`: `http://host.docker.internal:PORT`.
     pub fn base_url_for_container(&self) -> String {
-        format!("http://host.docker.internal:{}", self.port())
+        self.url_for_container()
     }
 
     /// caic's `config.toml` pointing the claude harness at this mock with `key`; every
     /// other host the CLI tries goes to the mock as a proxy, which refuses it.
     pub fn caic_config(&self, key: &str) -> String {
         let url = self.base_url_for_container();
-        format!(
-            "[harness.claude.env]\nANTHROPIC_BASE_URL = \"{url}\"\nANTHROPIC_API_KEY = \"{key}\"\n\
-             HTTPS_PROXY = \"{url}\"\nHTTP_PROXY = \"{url}\"\nNO_PROXY = \"{}\"\n",
-            crate::NO_PROXY
+        self.harness_config(
+            "claude",
+            &[("ANTHROPIC_BASE_URL", &url), ("ANTHROPIC_API_KEY", key)],
         )
-    }
-
-    /// Appends replies to the script while the mock runs.
-    pub fn push_replies(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.shared.lock().replies.extend(replies);
-    }
-
-    /// Changes the slow-mode delay for the following responses.
-    pub fn set_delta_delay(&self, delay: Duration) {
-        self.shared.lock().delta_delay = delay;
-    }
-
-    /// How many scripted replies are still unconsumed.
-    pub fn remaining(&self) -> usize {
-        self.shared.lock().replies.len()
-    }
-
-    /// Every request received so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
-    }
-
-    /// Requests that belonged to the main conversation (carried `tools`).
-    pub fn main_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().into_iter().filter(|r| r.main).collect()
-    }
-
-    /// Requests to routes the mock does not implement (and proxy `CONNECT`s).
-    pub fn unknown_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().into_iter().filter(|r| !r.known).collect()
     }
 
     /// The distinct `tool_result` blocks the client sent, in first-seen order.
@@ -394,43 +289,6 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-fn record(
-    shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-    known: bool,
-    main: bool,
-) {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| {
-            let name = k.as_str().to_ascii_lowercase();
-            let value = if SECRET_HEADERS.contains(&name.as_str()) {
-                "<redacted>".to_string()
-            } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            };
-            (name, value)
-        })
-        .collect();
-    let path = match uri.path_and_query() {
-        Some(pq) if uri.authority().is_none() => pq.as_str().to_string(),
-        _ => uri.to_string(),
-    };
-    let req = RecordedRequest {
-        method: method.to_string(),
-        path,
-        headers,
-        body: serde_json::from_slice(body).unwrap_or(Value::Null),
-        known,
-        main,
-        at: shared.started.elapsed(),
-    };
-    shared.lock().requests.push(req);
-}
-
 fn error_envelope(status: StatusCode, kind: &str, message: String) -> Response {
     (
         status,
@@ -445,14 +303,14 @@ fn estimate_tokens(body: &[u8]) -> u64 {
 }
 
 async fn unknown(
-    State(shared): State<Shared>,
+    State(Api { shared, .. }): State<Api>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     tracing::warn!(%method, %uri, "mock anthropic: unknown route");
-    record(&shared, &method, &uri, &headers, &body, false, false);
+    shared.record(&method, &uri, &headers, &body, false, false);
     if method == Method::CONNECT {
         return error_envelope(
             StatusCode::FORBIDDEN,
@@ -468,17 +326,17 @@ async fn unknown(
 }
 
 async fn count_tokens(
-    State(shared): State<Shared>,
+    State(Api { shared, .. }): State<Api>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record(&shared, &Method::POST, &uri, &headers, &body, true, false);
+    shared.record(&Method::POST, &uri, &headers, &body, true, false);
     Json(json!({"input_tokens": estimate_tokens(&body)})).into_response()
 }
 
-async fn models(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
-    record(&shared, &Method::GET, &uri, &headers, &[], true, false);
+async fn models(State(Api { shared, .. }): State<Api>, uri: Uri, headers: HeaderMap) -> Response {
+    shared.record(&Method::GET, &uri, &headers, &[], true, false);
     let data: Vec<Value> = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"]
         .iter()
         .map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z"}))
@@ -499,14 +357,10 @@ struct Planned {
     delay: Duration,
 }
 
-async fn messages(
-    State(shared): State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn messages(State(api): State<Api>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        record(&shared, &Method::POST, &uri, &headers, &body, true, false);
+        api.shared
+            .record(&Method::POST, &uri, &headers, &body, true, false);
         return error_envelope(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
@@ -517,25 +371,24 @@ async fn messages(
         .get("tools")
         .and_then(Value::as_array)
         .is_some_and(|t| !t.is_empty());
-    record(&shared, &Method::POST, &uri, &headers, &body, true, main);
+    api.shared
+        .record(&Method::POST, &uri, &headers, &body, true, main);
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let model = req
         .get("model")
         .and_then(Value::as_str)
         .unwrap_or(DEFAULT_MODEL)
         .to_string();
+    let (reply, delay) = if main {
+        let (reply, _, delay) = api.shared.next_reply(|| Reply::text(DONE_TEXT));
+        (reply, delay)
+    } else {
+        (Reply::text(&*api.side_text), api.shared.delay())
+    };
     let planned = {
-        let mut inner = shared.lock();
-        let reply = if main {
-            inner
-                .replies
-                .pop_front()
-                .unwrap_or_else(|| Reply::text(DONE_TEXT))
-        } else {
-            Reply::text(inner.side_text.clone())
-        };
-        let msg_id = format!("msg_mock_{:04}", inner.next_msg);
-        inner.next_msg += 1;
+        let mut ids = api.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.msg += 1;
+        let msg_id = format!("msg_mock_{:04}", ids.msg);
         let blocks = reply
             .blocks
             .iter()
@@ -545,8 +398,8 @@ async fn messages(
                     json!({"type": "thinking", "thinking": t, "signature": mock_signature(t)})
                 }
                 Block::ToolUse { name, input } => {
-                    let id = format!("toolu_mock_{:04}", inner.next_tool);
-                    inner.next_tool += 1;
+                    ids.tool += 1;
+                    let id = format!("toolu_mock_{:04}", ids.tool);
                     let input = with_plan_file(input, &body);
                     json!({"type": "tool_use", "id": id, "name": name, "input": input})
                 }
@@ -558,7 +411,7 @@ async fn messages(
             input_tokens: estimate_tokens(&body),
             blocks,
             stop_reason: reply.stop_reason(),
-            delay: inner.delta_delay,
+            delay,
         }
     };
     if stream {
@@ -654,13 +507,6 @@ fn chunk_words(text: &str, words_per_chunk: usize) -> Vec<String> {
     chunks
 }
 
-/// Splits a string into `n` roughly equal pieces on char boundaries.
-fn chunk_even(text: &str, n: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let size = chars.len().div_ceil(n.max(1)).max(1);
-    chars.chunks(size).map(|c| c.iter().collect()).collect()
-}
-
 /// The SSE events (name, data) of one streamed message.
 fn stream_events(p: &Planned) -> Vec<(&'static str, Value)> {
     let mut ev = vec![(
@@ -727,22 +573,17 @@ fn stream_events(p: &Planned) -> Vec<(&'static str, Value)> {
 }
 
 fn sse_response(p: Planned) -> Response {
-    let events = stream_events(&p);
-    let delay = p.delay;
-    let stream = async_stream::stream! {
-        for (i, (name, data)) in events.into_iter().enumerate() {
-            if i > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            yield Ok::<Event, std::convert::Infallible>(Event::default().event(name).data(data.to_string()));
-        }
-    };
-    Sse::new(stream).into_response()
+    let events = stream_events(&p)
+        .into_iter()
+        .map(|(name, data)| Event::default().event(name).data(data.to_string()))
+        .collect();
+    sse(events, p.delay)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn chunk_words_keeps_all_text() {
@@ -751,14 +592,6 @@ mod tests {
         assert_eq!(chunks.concat(), text);
         assert_eq!(chunks, vec!["one two  ", "three four ", "five"]);
         assert_eq!(chunk_words("", 3), vec![String::new()]);
-    }
-
-    #[test]
-    fn chunk_even_keeps_all_text() {
-        let s = r#"{"command":"echo héllo"}"#;
-        let chunks = chunk_even(s, 3);
-        assert_eq!(chunks.len(), 3);
-        assert_eq!(chunks.concat(), s);
     }
 
     /// Posts to the mock over real HTTP and reassembles the SSE stream.
@@ -838,7 +671,7 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-        mock.set_delta_delay(Duration::ZERO);
+        mock.set_delay(Duration::ZERO);
         let start = Instant::now();
         raw_post(mock.port(), "/v1/messages", &body).await;
         assert!(

@@ -17,19 +17,18 @@
 //! Each streamed request consumes the next scripted [`Reply`]; once the script is
 //! exhausted the answer is the text `done`.
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use crate::mock_server::{chunk_even, sse, MockServer, Shared};
 
 /// Token counts of every answer (streamed or not), as `usageMetadata` reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +51,6 @@ pub const USAGE: AnswerUsage = AnswerUsage {
     thoughts: 10,
 };
 
-/// Headers whose values are replaced before a request is recorded.
-const SECRET_HEADERS: &[&str] = &["x-goog-api-key", "authorization", "cookie"];
-
 /// One scripted model response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -67,31 +63,6 @@ pub enum Reply {
         /// Tool arguments.
         args: Value,
     },
-}
-
-/// One request the mock received, secrets removed.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query.
-    pub path: String,
-    /// Headers (lower-case names); secret values replaced by `<redacted>`.
-    pub headers: Vec<(String, String)>,
-    /// Body as JSON (`Null` when empty or not JSON).
-    pub body: Value,
-    /// Whether this request consumed the script.
-    pub main: bool,
-}
-
-impl RecordedRequest {
-    /// Value of a header, by lower-case name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// An image part (`inlineData`) the CLI sent to the model.
@@ -112,97 +83,38 @@ pub struct FunctionResponse {
     pub response: Value,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    replies: VecDeque<Reply>,
-    requests: Vec<RecordedRequest>,
-    delay: std::time::Duration,
-}
+/// A running mock of the Gemini API; it stops when dropped.
+pub type MockGemini = MockServer<Reply>;
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Inner>>);
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A running mock server; it stops when dropped.
-pub struct MockGemini {
-    shared: Shared,
-    addr: SocketAddr,
-    _shutdown: oneshot::Sender<()>,
-}
-
-impl MockGemini {
+impl MockServer<Reply> {
     /// Starts the mock on `0.0.0.0:<random port>` so containers can reach it.
     pub async fn start(replies: Vec<Reply>) -> anyhow::Result<Self> {
-        let shared = Shared::default();
-        shared.lock().replies = replies.into();
-        let app = Router::new()
-            .fallback(handle)
-            .layer(DefaultBodyLimit::max(256 << 20))
-            .with_state(shared.clone());
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!("mock gemini server stopped: {e}");
-            }
-        });
-        Ok(Self {
-            shared,
-            addr,
-            _shutdown: tx,
+        let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        Self::serve("gemini", addr, replies, Duration::ZERO, |shared| {
+            Router::new().fallback(handle).with_state(shared)
         })
-    }
-
-    /// Slow mode: waits `delay` between the streamed chunks of the following responses
-    /// (zero, the default, streams at once).
-    pub fn set_delay(&self, delay: std::time::Duration) {
-        self.shared.lock().delay = delay;
+        .await
     }
 
     /// Base URL (no version path) for clients in a container started with
     /// `host.docker.internal:host-gateway`.
     pub fn base_url_for_container(&self) -> String {
-        format!("http://host.docker.internal:{}", self.addr.port())
+        self.url_for_container()
     }
 
     /// caic's `config.toml` pointing the gemini harness at this mock with `key`; every
     /// other host the CLI tries goes to the mock as a proxy, which refuses it.
     pub fn caic_config(&self, key: &str) -> String {
         let url = self.base_url_for_container();
-        format!(
-            "[harness.gemini.env]\nGOOGLE_GEMINI_BASE_URL = \"{url}\"\nGEMINI_API_KEY = \"{key}\"\n\
-             HTTPS_PROXY = \"{url}\"\nHTTP_PROXY = \"{url}\"\nNO_PROXY = \"{}\"\n",
-            crate::NO_PROXY
+        self.harness_config(
+            "gemini",
+            &[("GOOGLE_GEMINI_BASE_URL", &url), ("GEMINI_API_KEY", key)],
         )
     }
 
     /// Base URL (no version path) for clients on this host.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.addr.port())
-    }
-
-    /// Scripted replies not yet used.
-    pub fn remaining(&self) -> usize {
-        self.shared.lock().replies.len()
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
-    }
-
-    /// The streamed requests (those that consumed the script).
-    pub fn main_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().into_iter().filter(|r| r.main).collect()
+        self.url()
     }
 
     /// The model of every answer that reported [`USAGE`] (streamed and side calls), in
@@ -270,40 +182,6 @@ impl MockGemini {
     }
 }
 
-fn record(
-    shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    main: bool,
-) {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| {
-            let k = k.as_str().to_ascii_lowercase();
-            let v = if SECRET_HEADERS.contains(&k.as_str()) {
-                "<redacted>".to_string()
-            } else {
-                v.to_str().unwrap_or("<binary>").to_string()
-            };
-            (k, v)
-        })
-        .collect();
-    // The key may also travel as `?key=`: keep it out of the record.
-    let path = match uri.query() {
-        Some(q) if q.contains("key=") => format!("{}?<redacted query>", uri.path()),
-        _ => uri.to_string(),
-    };
-    shared.lock().requests.push(RecordedRequest {
-        method: method.to_string(),
-        path,
-        headers,
-        body: serde_json::from_slice(body).unwrap_or(Value::Null),
-        main,
-    });
-}
-
 fn response(model: &str, parts: Value, finish: bool, usage: bool) -> Value {
     let mut r = json!({
         "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
@@ -326,9 +204,7 @@ fn response(model: &str, parts: Value, finish: bool, usage: bool) -> Value {
 pub fn stream_chunks(model: &str, reply: &Reply) -> Vec<Value> {
     match reply {
         Reply::Text(text) => {
-            let chars: Vec<char> = text.chars().collect();
-            let size = chars.len().div_ceil(3).max(1);
-            let pieces: Vec<String> = chars.chunks(size).map(|c| c.iter().collect()).collect();
+            let pieces = chunk_even(text, 3);
             let last = pieces.len().saturating_sub(1);
             pieces
                 .iter()
@@ -346,7 +222,7 @@ pub fn stream_chunks(model: &str, reply: &Reply) -> Vec<Value> {
 }
 
 async fn handle(
-    State(shared): State<Shared>,
+    State(shared): State<Shared<Reply>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -360,7 +236,9 @@ async fn handle(
         .unwrap_or("gemini-mock")
         .to_string();
     let main = post && path.ends_with(":streamGenerateContent");
-    record(&shared, &method, &uri, &headers, &body, main);
+    let known =
+        main || post && (path.ends_with(":countTokens") || path.ends_with(":generateContent"));
+    shared.record(&method, &uri, &headers, &body, known, main);
     if post && path.ends_with(":countTokens") {
         return Json(json!({"totalTokens": 100})).into_response();
     }
@@ -385,24 +263,12 @@ async fn handle(
         )
             .into_response();
     }
-    let (reply, delay) = {
-        let mut g = shared.lock();
-        let reply = g
-            .replies
-            .pop_front()
-            .unwrap_or_else(|| Reply::Text("done".into()));
-        (reply, g.delay)
-    };
-    let chunks = stream_chunks(&model, &reply);
-    let stream = async_stream::stream! {
-        for (i, c) in chunks.into_iter().enumerate() {
-            if i > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            yield Ok::<Event, std::convert::Infallible>(Event::default().data(c.to_string()));
-        }
-    };
-    Sse::new(stream).into_response()
+    let (reply, _, delay) = shared.next_reply(|| Reply::Text("done".into()));
+    let chunks = stream_chunks(&model, &reply)
+        .into_iter()
+        .map(|c| Event::default().data(c.to_string()))
+        .collect();
+    sse(chunks, delay)
 }
 
 #[cfg(test)]

@@ -14,22 +14,18 @@
 //! exhausted the answer is the text `done`. Anything else is recorded and answered 404
 //! with OpenAI's error envelope `{"error":{"message","type","code"}}`.
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-/// Headers whose values are replaced before a request is recorded.
-const SECRET_HEADERS: &[&str] = &["authorization", "openai-api-key", "cookie"];
+use crate::mock_server::{chunk_even, sse, MockServer, Shared};
 
 /// One scripted model response.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,31 +43,6 @@ pub enum Reply {
     ApplyPatch(String),
 }
 
-/// One request the mock received, secrets removed.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query.
-    pub path: String,
-    /// Headers (lower-case names); secret values replaced by `<redacted>`.
-    pub headers: Vec<(String, String)>,
-    /// Body as JSON (`Null` when empty or not JSON).
-    pub body: Value,
-    /// Whether this request consumed the script.
-    pub main: bool,
-}
-
-impl RecordedRequest {
-    /// Value of a header, by lower-case name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A tool output Codex sent back to the model (`function_call_output` or
 /// `custom_tool_call_output` input item).
 #[derive(Debug, Clone, PartialEq)]
@@ -82,99 +53,38 @@ pub struct ToolOutput {
     pub output: String,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    replies: VecDeque<Reply>,
-    requests: Vec<RecordedRequest>,
-    next: u64,
-    delay: std::time::Duration,
-}
+/// A running mock of the Responses API; it stops when dropped.
+pub type MockOpenAi = MockServer<Reply>;
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Inner>>);
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A running mock server; it stops when dropped.
-pub struct MockOpenAi {
-    shared: Shared,
-    addr: SocketAddr,
-    _shutdown: oneshot::Sender<()>,
-}
-
-impl MockOpenAi {
+impl MockServer<Reply> {
     /// Starts the mock on `0.0.0.0:<random port>` so containers can reach it.
     pub async fn start(replies: Vec<Reply>) -> anyhow::Result<Self> {
-        let shared = Shared::default();
-        shared.lock().replies = replies.into();
-        let app = Router::new()
-            .fallback(handle)
-            .layer(DefaultBodyLimit::max(256 << 20))
-            .with_state(shared.clone());
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!("mock openai server stopped: {e}");
-            }
-        });
-        Ok(Self {
-            shared,
-            addr,
-            _shutdown: tx,
+        let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        Self::serve("openai", addr, replies, Duration::ZERO, |shared| {
+            Router::new().fallback(handle).with_state(shared)
         })
-    }
-
-    /// Slow mode: waits `delay` between the streamed events of the following responses
-    /// (zero, the default, streams at once).
-    pub fn set_delay(&self, delay: std::time::Duration) {
-        self.shared.lock().delay = delay;
+        .await
     }
 
     /// Base URL (with `/v1`) for clients in a container started with
     /// `host.docker.internal:host-gateway`.
     pub fn base_url_for_container(&self) -> String {
-        format!("http://host.docker.internal:{}/v1", self.addr.port())
+        format!("{}/v1", self.url_for_container())
     }
 
     /// caic's `config.toml` pointing the codex harness at this mock with `key`; every
     /// other host the CLI tries goes to the mock as a proxy, which refuses it.
     pub fn caic_config(&self, key: &str) -> String {
         let url = self.base_url_for_container();
-        let proxy = url.trim_end_matches("/v1");
-        format!(
-            "[harness.codex.env]\nOPENAI_BASE_URL = \"{url}\"\nOPENAI_API_KEY = \"{key}\"\n\
-             HTTPS_PROXY = \"{proxy}\"\nHTTP_PROXY = \"{proxy}\"\nNO_PROXY = \"{}\"\n",
-            crate::NO_PROXY
+        self.harness_config(
+            "codex",
+            &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", key)],
         )
     }
 
     /// Base URL (with `/v1`) for clients on this host.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.addr.port())
-    }
-
-    /// Scripted replies not yet used.
-    pub fn remaining(&self) -> usize {
-        self.shared.lock().replies.len()
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
-    }
-
-    /// The requests that consumed the script.
-    pub fn main_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().into_iter().filter(|r| r.main).collect()
+        format!("{}/v1", self.url())
     }
 
     /// Tool outputs Codex sent back, in order, without repeats.
@@ -202,44 +112,15 @@ impl MockOpenAi {
     }
 }
 
-fn record(
-    shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    main: bool,
-) {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| {
-            let k = k.as_str().to_ascii_lowercase();
-            let v = if SECRET_HEADERS.contains(&k.as_str()) {
-                "<redacted>".to_string()
-            } else {
-                v.to_str().unwrap_or("<binary>").to_string()
-            };
-            (k, v)
-        })
-        .collect();
-    shared.lock().requests.push(RecordedRequest {
-        method: method.to_string(),
-        path: uri.to_string(),
-        headers,
-        body: serde_json::from_slice(body).unwrap_or(Value::Null),
-        main,
-    });
-}
-
 async fn handle(
-    State(shared): State<Shared>,
+    State(shared): State<Shared<Reply>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let main = method == Method::POST && uri.path().ends_with("/responses");
-    record(&shared, &method, &uri, &headers, &body, main);
+    shared.record(&method, &uri, &headers, &body, main, main);
     if !main {
         tracing::warn!(%method, %uri, "mock openai: unknown route");
         return (
@@ -251,31 +132,21 @@ async fn handle(
         )
             .into_response();
     }
-    let (reply, n, delay) = {
-        let mut g = shared.lock();
-        g.next += 1;
-        let reply = g
-            .replies
-            .pop_front()
-            .unwrap_or_else(|| Reply::Text("done".into()));
-        (reply, g.next, g.delay)
-    };
+    let (reply, n, delay) = shared.next_reply(|| Reply::Text("done".into()));
     let model = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|b| b["model"].as_str().map(str::to_string))
         .unwrap_or_else(|| "gpt-mock".into());
-    let events = stream_events(&reply, n, &model);
-    let stream = async_stream::stream! {
-        for (i, mut data) in events.into_iter().enumerate() {
-            if i > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
+    let events = stream_events(&reply, n, &model)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut data)| {
             data["sequence_number"] = json!(i);
             let name = data["type"].as_str().unwrap_or_default().to_string();
-            yield Ok::<Event, std::convert::Infallible>(Event::default().event(name).data(data.to_string()));
-        }
-    };
-    Sse::new(stream).into_response()
+            Event::default().event(name).data(data.to_string())
+        })
+        .collect();
+    sse(events, delay)
 }
 
 /// The SSE `data` objects of one response, in order.
@@ -319,7 +190,7 @@ pub fn stream_events(reply: &Reply, n: u64, model: &str) -> Vec<Value> {
                 json!({"type": "response.content_part.added", "content_index": 0,
                                          "part": {"type": "output_text", "text": "", "annotations": []}}),
             ];
-            for piece in pieces(text) {
+            for piece in chunk_even(text, 3) {
                 deltas.push(json!({"type": "response.output_text.delta", "content_index": 0, "delta": piece}));
             }
             deltas.push(
@@ -342,7 +213,7 @@ pub fn stream_events(reply: &Reply, n: u64, model: &str) -> Vec<Value> {
                 json!({"type": "response.reasoning_summary_part.added", "summary_index": 0,
                                          "part": {"type": "summary_text", "text": ""}}),
             ];
-            for piece in pieces(reasoning) {
+            for piece in chunk_even(reasoning, 3) {
                 deltas.push(json!({"type": "response.reasoning_summary_text.delta", "summary_index": 0, "delta": piece}));
             }
             deltas.push(json!({"type": "response.reasoning_summary_text.done", "summary_index": 0, "text": reasoning}));
@@ -371,13 +242,6 @@ pub fn stream_events(reply: &Reply, n: u64, model: &str) -> Vec<Value> {
         json!({"type": "response.completed", "response": shell("completed", json!(items), usage)}),
     );
     ev
-}
-
-/// `text` cut in about three pieces, on char boundaries.
-fn pieces(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let size = chars.len().div_ceil(3).max(1);
-    chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
 #[cfg(test)]

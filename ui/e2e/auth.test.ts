@@ -9,11 +9,13 @@ import { Caic, World } from "./world";
 import { contains, count, hasText, visible } from "./expect";
 import { launch, pageErrors, shot } from "./browser";
 
-/** A 1x1 PNG, as the avatar. */
-const PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
-  "base64",
-);
+/**
+ * A 1x1 PNG, as the avatar: a `data:` URL, since the UI's CSP takes images only from
+ * itself, `data:`, `blob:` and `https:` (real forges serve avatars over https), and this
+ * mock speaks plain http.
+ */
+const AVATAR =
+  "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 /**
  * GitHub's OAuth app endpoints as caic calls them: the browser is sent to
@@ -68,11 +70,7 @@ class MockGitHub {
       const token = (req.headers.authorization ?? "").replace(/^Bearer /i, "");
       const who = this.tokens.get(token);
       if (!who) return send(401, { message: "Bad credentials" });
-      return send(200, { id: who.id, login: who.login, avatar_url: `${this.url}/avatar.png` });
-    }
-    if (url.pathname === "/avatar.png") {
-      res.writeHead(200, { "content-type": "image/png" });
-      return res.end(PNG);
+      return send(200, { id: who.id, login: who.login, avatar_url: AVATAR });
     }
     send(404, { message: "Not Found" });
   });
@@ -178,7 +176,8 @@ test("sign in through the provider, see who is signed in, sign out", async () =>
   expect(await session(ctx)).toBeDefined();
   // The app works with the session: repos are listed.
   await count(page.getByTestId("repo-item"), 2);
-  expect(await page.locator(".avatar").first().getAttribute("src")).toBe(`${github.url}/avatar.png`);
+  expect(await page.locator(".avatar").first().getAttribute("src")).toBe(AVATAR);
+  await expect.poll(() => page.locator(".avatar").first().evaluate((i: HTMLImageElement) => i.naturalWidth)).toBe(1);
   await page.getByTestId("user-menu").click();
   await hasText(page.getByTestId("user-name"), "alice");
   await contains(page.getByTestId("user-menu-panel"), "GitHub");

@@ -31,9 +31,23 @@ export async function shot(page: Page, name: string) {
   console.log(`screenshot: ${path}`);
 }
 
-/** Collects uncaught page errors, to assert there were none. */
+const collected = new WeakMap<Page, string[]>();
+
+/**
+ * Collects the page's uncaught errors and Content-Security-Policy violations, to assert
+ * there were none. Called again for the same page, it returns the same list: call it
+ * before the first navigation to catch what the first render does.
+ */
 export function pageErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  return errors;
+  let errors = collected.get(page);
+  if (errors) return errors;
+  const list: string[] = [];
+  page.on("pageerror", (e) => list.push(String(e)));
+  // Chromium reports each violation on the console ("Refused to ... because it violates
+  // the following Content Security Policy directive ...").
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) list.push(`CSP: ${m.text()}`);
+  });
+  collected.set(page, list);
+  return list;
 }

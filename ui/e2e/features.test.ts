@@ -36,6 +36,7 @@ const repoItem = (page: Page, repo: string) => page.locator(`[data-testid=repo-i
 
 async function open(ctx: BrowserContext, path = "/"): Promise<Page> {
   const page = await ctx.newPage();
+  pageErrors(page); // from the first render on
   page.on("dialog", (d) => void d.accept());
   await page.goto(`${caic.base}${path}`);
   await expect.poll(() => page.getByTestId("conn").getAttribute("data-state")).toBe("up");

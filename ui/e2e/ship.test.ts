@@ -94,6 +94,7 @@ const result = (page: Page) => page.getByTestId("push-result");
 
 async function open(ctx: BrowserContext, path = "/"): Promise<Page> {
   const page = await ctx.newPage();
+  pageErrors(page); // from the first render on
   page.on("dialog", (d) => void d.accept());
   await page.goto(`${caic.base}${path}`);
   await expect.poll(() => page.getByTestId("conn").getAttribute("data-state")).toBe("up");

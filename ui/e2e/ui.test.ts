@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { Caic, World } from "./world";
 import { contains, count, hasText, visible } from "./expect";
-import { launch, shot } from "./browser";
+import { launch, pageErrors, shot } from "./browser";
 
 const LONG = 300_000;
 const TURN = 90_000;
@@ -30,8 +30,7 @@ const badge = (page: Page) => page.getByTestId("task-view").getByTestId("state")
 test("create, follow, answer, follow up, diff, stop and purge a task", async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 820 } });
   const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
+  const errors = pageErrors(page);
   page.on("dialog", (d) => void d.accept());
   await page.goto(caic.base);
   await expect.poll(() => page.getByTestId("conn").getAttribute("data-state")).toBe("up");

@@ -4,7 +4,8 @@
 //! with `index.html` so the single-page app can route it. Files come precompressed
 //! (brotli, gzip) and are chosen by `Accept-Encoding`. Vite's hashed files under
 //! `assets/` never change, so they are cached for a year; everything else is
-//! revalidated.
+//! revalidated. Every answer from here carries the UI's security headers: a strict
+//! Content-Security-Policy ([`CSP`]), `nosniff` and no referrer.
 
 use crate::error::HttpError;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -32,6 +33,37 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>caic: UI not 
 <code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>, then rebuild caic \
 (<code>scripts/setup.sh</code> does both). The API under <code>/api/v1/</code> works \
 regardless.</p></body>";
+
+/// The Content-Security-Policy of the UI: scripts, styles and connections only from
+/// caic itself (the build has no inline script, and SolidJS sets styles through the
+/// CSSOM, which CSP does not govern); images also from `data:` and `blob:` (attached
+/// images) and `https:` (forge avatars: agent text never makes an image); no plugins,
+/// no `<base>`, not framed by anyone, forms only posting to caic.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data: blob: https:; connect-src 'self'; object-src 'none'; \
+base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The policy of the "UI not built" page: no script at all, its inline style only.
+const NOT_BUILT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+/// Adds the security headers every answer of the UI carries, with `csp` as its policy.
+fn secure(mut resp: Response, csp: &'static str) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
 
 /// The embedded file at `path`, if any.
 pub fn find(path: &str) -> Option<&'static Asset> {
@@ -120,28 +152,32 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     }
     let head = method == Method::HEAD;
     if method != Method::GET && !head {
-        return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response();
+        let resp = (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response();
+        return secure(resp, CSP);
     }
     let rel = path.trim_start_matches('/');
     if let Some(a) = find(rel).filter(|_| !rel.is_empty()) {
-        return serve_asset(a, &headers, head);
+        return secure(serve_asset(a, &headers, head), CSP);
     }
     // A missing hashed file is a stale page asking for an old build: a real 404, not
     // the app (which would be parsed as JavaScript).
     if rel.starts_with("assets/") {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
+        return secure((StatusCode::NOT_FOUND, "not found").into_response(), CSP);
     }
     match find("index.html") {
-        Some(index) => serve_asset(index, &headers, head),
-        None => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            NOT_BUILT,
-        )
-            .into_response(),
+        Some(index) => secure(serve_asset(index, &headers, head), CSP),
+        None => secure(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                NOT_BUILT,
+            )
+                .into_response(),
+            NOT_BUILT_CSP,
+        ),
     }
 }
 
@@ -222,6 +258,46 @@ mod tests {
         let r = get(&format!("/{}", js.path), "").await;
         assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
         assert_eq!(body(r).await, js.body);
+    }
+
+    /// The security headers of `r`, with a policy `csp`.
+    fn assert_secure(r: &Response, csp: &str) {
+        assert_eq!(r.headers()[header::CONTENT_SECURITY_POLICY], csp);
+        assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(r.headers()[header::REFERRER_POLICY], "no-referrer");
+    }
+
+    #[tokio::test]
+    async fn the_page_and_its_assets_carry_the_security_headers() {
+        let index = get("/", "gzip").await;
+        assert_eq!(index.status(), StatusCode::OK);
+        if !is_built() {
+            assert_secure(&index, NOT_BUILT_CSP);
+            return;
+        }
+        assert_secure(&index, CSP);
+        assert_secure(&get("/tasks/abc", "").await, CSP);
+        assert_secure(&get("/assets/index-gone.js", "").await, CSP);
+        let js = ASSETS
+            .iter()
+            .find(|a| a.path.starts_with("assets/") && a.path.ends_with(".js"))
+            .expect("a built UI has a script");
+        assert_secure(&get(&format!("/{}", js.path), "br").await, CSP);
+        // The policy has no way around it for scripts, and the page needs none: Vite
+        // writes no inline script.
+        for d in [
+            "script-src 'self';",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(CSP.contains(d), "{d}");
+        }
+        assert!(!CSP.contains("unsafe"), "{CSP}");
+        let html = String::from_utf8(body(get("/", "").await).await).unwrap();
+        for tag in html.split("<script").skip(1) {
+            let open = &tag[..tag.find('>').unwrap()];
+            assert!(open.contains(" src="), "inline script in index.html: {tag}");
+        }
     }
 
     #[test]
