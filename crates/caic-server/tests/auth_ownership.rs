@@ -60,10 +60,10 @@ async fn task_state(b: &Browser, id: &str) -> String {
     p.json()["state"].as_str().unwrap_or_default().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ownership_user_cannot_see_or_act_on_another_users_task() {
+/// Alice (GitHub) and Bob (GitLab), both logged in, on a server with one repo.
+async fn alice_and_bob(prefix: &str) -> (Env, Browser, Browser, String, auth_support::Containers) {
     let dirs = Dirs::new();
-    let (repo_id, _cleanup) = dirs.repo("own");
+    let (repo_id, cleanup) = dirs.repo(prefix);
 
     let github = MockForge::start(Flavor::GitHub).await;
     let gitlab = MockForge::start(Flavor::GitLab).await;
@@ -87,6 +87,12 @@ async fn ownership_user_cannot_see_or_act_on_another_users_task() {
         bob.login("gitlab").await.last().unwrap().status,
         StatusCode::OK
     );
+    (env, alice, bob, repo_id, cleanup)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ownership_user_cannot_see_or_act_on_another_users_task() {
+    let (env, alice, bob, repo_id, _cleanup) = alice_and_bob("own").await;
 
     let mut bob_list = Sse::new(bob.stream("/api/v1/server/tasks/events").await);
     let snap = bob_list
@@ -196,5 +202,65 @@ async fn ownership_user_cannot_see_or_act_on_another_users_task() {
         assert!(Instant::now() < deadline, "purge did not finish");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    env.server.stop().await;
+}
+
+/// Percent-encodes every character of `s` (`%XX` each).
+fn encode_all(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// S28: the task id is decoded once, before the engine decides ownership, so another
+/// user's id with one character or every character percent-encoded is refused on every
+/// route, and the task is left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn s28_percent_encoded_task_ids_are_decoded_before_ownership() {
+    let (env, alice, bob, repo_id, _cleanup) = alice_and_bob("enc").await;
+    let created = alice
+        .post_json(
+            "/api/v1/tasks",
+            &json!({"repo": repo_id, "harness": "fake", "prompt": "FAKE_WRITE a.txt hi"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{created:?}");
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while task_state(&alice, &id).await != "waiting" {
+        assert!(Instant::now() < deadline, "task did not reach waiting");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let one = format!("%{:02X}{}", id.as_bytes()[0], &id[1..]);
+    for enc in [one, encode_all(&id)] {
+        for (method, route, body) in [
+            ("GET", "", None),
+            ("GET", "/events", None),
+            ("GET", "/diff", None),
+            ("POST", "/input", Some(json!({"prompt": {"text": "hi"}}))),
+            ("POST", "/restart", Some(json!({"prompt": {"text": "hi"}}))),
+            ("POST", "/sync", Some(json!({}))),
+            ("POST", "/interrupt", None),
+            ("POST", "/fix-ci", None),
+            ("POST", "/stop", None),
+            ("POST", "/revive", None),
+            ("POST", "/purge", None),
+        ] {
+            let path = format!("/api/v1/tasks/{enc}{route}");
+            let p = match (method, body) {
+                ("GET", _) => bob.get(&path).await,
+                (_, Some(b)) => bob.post_json(&path, &b).await,
+                (_, None) => bob.post(&path).await,
+            };
+            assert_eq!(p.status, StatusCode::FORBIDDEN, "{method} {path}: {p:?}");
+            assert_eq!(p.json()["error"]["code"], "FORBIDDEN", "{method} {path}");
+        }
+        // The owner reaches it through the same encoding: it is the same task.
+        let p = alice.get(&format!("/api/v1/tasks/{enc}")).await;
+        assert_eq!(p.status, StatusCode::OK, "{p:?}");
+        assert_eq!(p.json()["id"], id.as_str());
+    }
+    // Nothing Bob sent changed the task.
+    assert_eq!(task_state(&alice, &id).await, "waiting");
+    let t = alice.get(&format!("/api/v1/tasks/{id}")).await.json();
+    assert_eq!(t["numTurns"].as_u64(), Some(1), "{t}");
     env.server.stop().await;
 }
