@@ -19,8 +19,11 @@ pub mod task;
 mod watchers;
 
 pub use backend::BackendConfig;
-/// The forge family, and a forge secret (re-exported for servers wiring credentials).
+/// The forge family, and the secret type under its older name (the same type as
+/// [`Secret`]).
 pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
+/// The workspace's one secret type: agent keys, forge tokens.
+pub use caic_secrets::Secret;
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};
