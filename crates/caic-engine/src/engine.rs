@@ -132,13 +132,10 @@ impl Engine {
                 let mut info = h.info();
                 let env = self.harness_env(&info.name);
                 info.credentials_configured = info.credential_env.is_empty()
-                    || info
-                        .credential_env
-                        .iter()
-                        .any(|name| {
-                            env.iter()
-                                .any(|(k, v)| k == name && !v.expose().trim().is_empty())
-                        });
+                    || info.credential_env.iter().any(|name| {
+                        env.iter()
+                            .any(|(k, v)| k == name && !v.expose().trim().is_empty())
+                    });
                 info
             })
             .collect();

@@ -461,6 +461,30 @@ mod tests {
         assert!(l[0].1[0].ends_with("01TASK-000.jsonl"));
     }
 
+    /// Runs `f` with its tracing output captured.
+    fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || out.clone())
+            .finish();
+        let r = tracing::subscriber::with_default(sub, f);
+        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        (r, text)
+    }
+
     #[cfg(unix)]
     #[test]
     fn s31_task_logs_are_private() {
@@ -479,12 +503,22 @@ mod tests {
         let old = Writer::create(&dir, &h).unwrap().path().to_path_buf();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(make_private(&dir).unwrap(), vec![dir.clone(), old.clone()]);
+        let (fixed, out) = capture_logs(|| make_private(&dir).unwrap());
+        assert_eq!(fixed, vec![dir.clone(), old.clone()]);
+        // One warning for the lot, naming the dir.
+        assert_eq!(out.matches("WARN").count(), 1, "{out}");
+        assert!(
+            out.contains("made them private") && out.contains("count=2"),
+            "{out}"
+        );
+        assert!(out.contains(&dir.display().to_string()), "{out}");
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&old), 0o600);
         assert_eq!(mode(w.path()), 0o600);
         // Once tightened, nothing more to say.
         assert!(make_private(&dir).unwrap().is_empty());
-        assert!(make_private(&tmp.path().join("missing")).unwrap().is_empty());
+        assert!(make_private(&tmp.path().join("missing"))
+            .unwrap()
+            .is_empty());
     }
 }
