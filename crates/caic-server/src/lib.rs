@@ -234,7 +234,8 @@ impl Server {
         let addrs = listen::parse(&cfg.listen).map_err(ServerError::Listen)?;
         let auth = Arc::new(Auth::init(&cfg).await?);
         let mut ecfg = engine_config(&cfg);
-        ecfg.forge = forge_config(&cfg, auth.github_token());
+        // The token auth resolved (configured or `gh auth token`, S16).
+        ecfg.forge.github_token = auth.github_token().cloned();
         let engine = Engine::start(ecfg).await?;
         let warm = engine.clone();
         tokio::spawn(async move {
