@@ -94,21 +94,31 @@ impl std::fmt::Display for PermissionFinding {
 pub fn check_permissions(config_dir: &Path) -> Vec<PermissionFinding> {
     let mut paths = vec![(config_dir.to_path_buf(), DIR_MODE)];
     paths.extend(SECRET_FILES.iter().map(|f| (config_dir.join(f), FILE_MODE)));
-    let mut findings = Vec::new();
-    for (path, expected) in paths {
-        if let Some(mode) = mode_of(&path) {
-            if mode & !expected != 0 {
-                let finding = PermissionFinding {
-                    path,
-                    mode,
-                    expected,
-                };
-                tracing::warn!("{finding}");
-                findings.push(finding);
-            }
-        }
+    paths
+        .into_iter()
+        .filter_map(|(path, expected)| check(path, expected))
+        .collect()
+}
+
+/// The same check for one secret file kept elsewhere (the GitHub App's private key):
+/// a finding, logged as a warning, when it is more open than 0600; `None` when it is
+/// private enough or missing.
+pub fn check_secret_file(path: &Path) -> Option<PermissionFinding> {
+    check(path.to_path_buf(), FILE_MODE)
+}
+
+fn check(path: PathBuf, expected: u32) -> Option<PermissionFinding> {
+    let mode = mode_of(&path)?;
+    if mode & !expected == 0 {
+        return None;
     }
-    findings
+    let finding = PermissionFinding {
+        path,
+        mode,
+        expected,
+    };
+    tracing::warn!("{finding}");
+    Some(finding)
 }
 
 #[cfg(unix)]

@@ -24,10 +24,11 @@ pub struct User {
     pub username: String,
     /// Avatar image URL.
     pub avatar_url: Option<String>,
-    /// The forge access token from the last login.
+    /// The forge access token from the last login (stored: users.json is 0600).
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub token: Secret,
     /// GitLab's refresh token, when given.
-    #[serde(default)]
+    #[serde(default, serialize_with = "crate::secret::serialize_exposed_opt")]
     pub refresh_token: Option<Secret>,
     /// When `token` expires (Unix seconds), when the provider says.
     #[serde(default)]

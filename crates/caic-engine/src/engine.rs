@@ -24,8 +24,9 @@ pub struct EngineConfig {
     pub cache_dir: PathBuf,
     /// Container engine and limits.
     pub backend: BackendConfig,
-    /// Environment passed to agents at session start, per harness name.
-    pub harness_env: BTreeMap<String, Vec<(String, String)>>,
+    /// Environment passed to agents at session start, per harness name: API keys and
+    /// other values the user configured, all treated as secrets (masked when printed).
+    pub harness_env: BTreeMap<String, Vec<(String, crate::Secret)>>,
     /// Forge APIs, credentials and CI following.
     pub forge: crate::ForgeConfig,
 }
@@ -144,10 +145,10 @@ impl Engine {
                 let mut info = h.info();
                 let env = self.harness_env(&info.name);
                 info.credentials_configured = info.credential_env.is_empty()
-                    || info
-                        .credential_env
-                        .iter()
-                        .any(|name| env.iter().any(|(k, v)| k == name && !v.trim().is_empty()));
+                    || info.credential_env.iter().any(|name| {
+                        env.iter()
+                            .any(|(k, v)| k == name && !v.expose().trim().is_empty())
+                    });
                 info
             })
             .collect();
@@ -265,7 +266,7 @@ impl Engine {
             .ok_or_else(|| Error::Internal(format!("harness {name:?} is not available")))
     }
 
-    pub(crate) fn harness_env(&self, harness: &str) -> Vec<(String, String)> {
+    pub(crate) fn harness_env(&self, harness: &str) -> Vec<(String, crate::Secret)> {
         self.inner
             .cfg
             .harness_env

@@ -21,7 +21,8 @@ pub mod task;
 mod watchers;
 
 pub use backend::{build_image, BackendConfig};
-/// The forge family, and a forge secret (re-exported for servers wiring credentials).
+/// The forge family, and the secret type under its older name (the same type as
+/// [`Secret`]).
 pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 /// A runtime without containers (temp dirs, local processes), for tests.
 #[cfg(feature = "memory")]
@@ -29,6 +30,8 @@ pub use caic_runtime::MemoryRuntime;
 /// Where tasks run: the trait, and a file to install for the agent.
 pub use caic_runtime::{AgentFile, Runtime};
 pub use caller::Caller;
+/// The workspace's one secret type: agent keys, forge tokens.
+pub use caic_secrets::Secret;
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};

@@ -131,9 +131,19 @@ impl Engine {
             resume_session_id: if resume { session_id } else { None },
             workdir: workdir(&meta.repo),
         };
+        // The harness's own settings are plain; configured keys and forge tokens stay
+        // secrets until the line below.
+        let mut secrets = self.harness_env(&meta.harness);
+        secrets.extend(self.token_env(&meta).await);
         let mut env = harness.env(&opts);
-        env.extend(self.harness_env(&meta.harness));
-        env.extend(self.token_env(&meta).await);
+        // The one place agent keys and forge tokens leave their type: the backend takes
+        // plain strings and sends them over the SSH channel to the agent (S17); they are
+        // never logged, stored, or put in a label on the way.
+        env.extend(
+            secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string())),
+        );
         self.inner
             .backend
             .start_relay(

@@ -6,6 +6,10 @@
 //! timestamps, events caic made, state changes), and ends with a trailer when the
 //! segment is closed. The raw lines are the authoritative conversation record: their
 //! byte count is the offset from which caic re-attaches to the relay.
+//!
+//! Logs are whole transcripts, holding whatever the agent printed, so they are private
+//! (S31): the logs dir is created 0700 and each log 0600, and [`make_private`] tightens
+//! what an older caic or a user left more open.
 
 use caic_api::{EventData, TaskState};
 use serde::{Deserialize, Serialize};
@@ -233,6 +237,64 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<(String, Vec<PathBuf>)>> {
         .collect())
 }
 
+/// Mode of the logs dir.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of each log file.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates the logs dir (and missing parents) 0700.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(DIR_MODE);
+    }
+    b.create(dir)
+}
+
+/// The startup check (S31): a logs dir more open than 0700 or a log more open than
+/// 0600 is set to that, with one warning naming how many were. Returns the paths it
+/// tightened; a missing dir is fine.
+pub fn make_private(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut fixed = Vec::new();
+        let mut tighten = |path: &Path, max: u32| -> std::io::Result<()> {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            if mode & !max != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & max))?;
+                fixed.push(path.to_path_buf());
+            }
+            Ok(())
+        };
+        match tighten(dir, DIR_MODE) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r?,
+        }
+        for (_, paths) in list(dir)? {
+            for p in paths {
+                tighten(&p, FILE_MODE)?;
+            }
+        }
+        if !fixed.is_empty() {
+            tracing::warn!(
+                dir = %dir.display(),
+                count = fixed.len(),
+                "task logs were readable by others; made them private (dir 0700, files 0600)"
+            );
+        }
+        Ok(fixed)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(Vec::new())
+    }
+}
+
 /// Appends to a segment log; every write is one whole line.
 #[derive(Debug)]
 pub struct Writer {
@@ -245,12 +307,17 @@ pub struct Writer {
 impl Writer {
     /// Creates a new segment log with its header.
     pub fn create(dir: &Path, header: &Header) -> std::io::Result<Writer> {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let path = dir.join(file_name(&header.task.id, header.segment));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)?;
+        let mut opts = OpenOptions::new();
+        opts.create_new(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Private from the first byte; the umask can only make it stricter.
+            opts.mode(FILE_MODE);
+        }
+        let file = opts.open(&path)?;
         let mut w = Writer {
             file,
             path,
@@ -396,5 +463,66 @@ mod tests {
         assert_eq!(l[0].0, "01TASK");
         assert_eq!(l[0].1.len(), 2);
         assert!(l[0].1[0].ends_with("01TASK-000.jsonl"));
+    }
+
+    /// Runs `f` with its tracing output captured.
+    fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || out.clone())
+            .finish();
+        let r = tracing::subscriber::with_default(sub, f);
+        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        (r, text)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn s31_task_logs_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache").join("logs");
+        let mut h = header();
+        let w = Writer::create(&dir, &h).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(w.path()), 0o600);
+        assert!(make_private(&dir).unwrap().is_empty());
+
+        // What an older caic left: a world-readable dir and log.
+        h.segment = 1;
+        let old = Writer::create(&dir, &h).unwrap().path().to_path_buf();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (fixed, out) = capture_logs(|| make_private(&dir).unwrap());
+        assert_eq!(fixed, vec![dir.clone(), old.clone()]);
+        // One warning for the lot, naming the dir.
+        assert_eq!(out.matches("WARN").count(), 1, "{out}");
+        assert!(
+            out.contains("made them private") && out.contains("count=2"),
+            "{out}"
+        );
+        assert!(out.contains(&dir.display().to_string()), "{out}");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(mode(w.path()), 0o600);
+        // Once tightened, nothing more to say.
+        assert!(make_private(&dir).unwrap().is_empty());
+        assert!(make_private(&tmp.path().join("missing"))
+            .unwrap()
+            .is_empty());
     }
 }

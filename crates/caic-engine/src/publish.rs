@@ -30,7 +30,7 @@ impl Engine {
 
     /// Environment giving the agent a forge token for this session (S17), when the task
     /// asked for it: re-resolved at every start, passed over SSH, never stored.
-    pub(crate) async fn token_env(&self, meta: &TaskMeta) -> Vec<(String, String)> {
+    pub(crate) async fn token_env(&self, meta: &TaskMeta) -> Vec<(String, crate::Secret)> {
         if !meta.inject_token {
             return Vec::new();
         }
@@ -46,10 +46,12 @@ impl Engine {
             tracing::warn!(task = %meta.id, "token injection asked but no forge credential");
             return Vec::new();
         };
-        let t = token.expose().to_string();
         match remote.kind {
-            ForgeKind::GitHub => vec![("GH_TOKEN".into(), t.clone()), ("GITHUB_TOKEN".into(), t)],
-            ForgeKind::GitLab => vec![("GITLAB_TOKEN".into(), t)],
+            ForgeKind::GitHub => vec![
+                ("GH_TOKEN".into(), token.clone()),
+                ("GITHUB_TOKEN".into(), token),
+            ],
+            ForgeKind::GitLab => vec![("GITLAB_TOKEN".into(), token)],
         }
     }
 

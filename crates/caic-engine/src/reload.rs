@@ -57,6 +57,10 @@ pub(crate) fn rebuild(
 
 /// Loads every task log and adopts the containers that still exist.
 pub(crate) async fn reload(engine: &Engine) -> Result<()> {
+    // Transcripts are private (S31): tighten what is more open, warning once.
+    if let Err(e) = log::make_private(&engine.logs_dir()) {
+        tracing::warn!(dir = %engine.logs_dir().display(), error = %e, "could not make task logs private");
+    }
     let groups = log::list(&engine.logs_dir())?;
     if groups.is_empty() {
         return Ok(());

@@ -115,8 +115,9 @@ impl Default for ForgeSection {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HarnessConfig {
-    /// Environment passed to the agent at each session start, over SSH.
-    pub env: BTreeMap<String, String>,
+    /// Environment passed to the agent at each session start, over SSH. Values are
+    /// API keys and the like, so they are secrets: masked when printed.
+    pub env: BTreeMap<String, Secret>,
 }
 
 /// The whole configuration.
@@ -298,7 +299,7 @@ impl Config {
                             .entry(harness.to_string())
                             .or_default()
                             .env
-                            .insert(name.clone(), v);
+                            .insert(name.clone(), Secret::new(v));
                     }
                 }
                 "CAIC_CPUS" => {
@@ -534,7 +535,10 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.listen, ":4000");
         assert!(cfg.container.sudo);
-        assert_eq!(cfg.harness["claude"].env["ANTHROPIC_BASE_URL"], "http://x");
+        assert_eq!(
+            cfg.harness["claude"].env["ANTHROPIC_BASE_URL"].expose(),
+            "http://x"
+        );
         let err = Config::load(
             tmp.path(),
             vec![("CAIC_SUDO".to_string(), "maybe".to_string())],
@@ -568,15 +572,18 @@ mod forge_and_agent_env_tests {
         .collect();
         let cfg = Config::load(tmp.path(), env).unwrap();
         assert_eq!(
-            cfg.harness["claude"].env["ANTHROPIC_API_KEY"],
+            cfg.harness["claude"].env["ANTHROPIC_API_KEY"].expose(),
             "sk-ant-from-env"
         );
         assert_eq!(
-            cfg.harness["codex"].env["OPENAI_API_KEY"],
+            cfg.harness["codex"].env["OPENAI_API_KEY"].expose(),
             "sk-openai-from-env"
         );
         // An empty variable does not wipe the file's value.
-        assert_eq!(cfg.harness["gemini"].env["GEMINI_API_KEY"], "from-file");
+        assert_eq!(
+            cfg.harness["gemini"].env["GEMINI_API_KEY"].expose(),
+            "from-file"
+        );
         assert_eq!(cfg.forge.gitlab_token.unwrap().expose(), "glpat-env");
         assert_eq!(cfg.forge.ci_poll_secs, 5);
         assert!(cfg.forge.merge_on_green);

@@ -144,18 +144,17 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
 
 /// The engine's forge settings from `[forge]`, with `github_token` (configured or
 /// detected) for GitHub calls.
-pub fn forge_config(cfg: &Config, github_token: Option<&caic_auth::Secret>) -> ForgeConfig {
+pub fn forge_config(cfg: &Config, github_token: Option<&caic_engine::Secret>) -> ForgeConfig {
     let f = &cfg.forge;
-    let secret = |s: &caic_auth::Secret| caic_engine::ForgeSecret::new(s.expose());
     let github_app = match (
         &f.github_app_id,
         &f.github_app_key,
         f.github_app_installation,
     ) {
-        (Some(id), Some(key), Some(installation_id)) => match std::fs::read_to_string(key) {
+        (Some(id), Some(key), Some(installation_id)) => match read_app_key(key) {
             Ok(pem) => Some(caic_engine::GitHubAppConfig {
                 app_id: id.clone(),
-                private_key_pem: caic_engine::ForgeSecret::new(pem),
+                private_key_pem: pem,
                 installation_id,
             }),
             Err(e) => {
@@ -171,15 +170,22 @@ pub fn forge_config(cfg: &Config, github_token: Option<&caic_auth::Secret>) -> F
     };
     ForgeConfig {
         github_api: f.github_api.clone(),
-        github_token: github_token.map(secret),
+        github_token: github_token.cloned(),
         github_app,
         gitlab_api: f.gitlab_api.clone(),
-        gitlab_token: f.gitlab_token.as_ref().map(secret),
+        gitlab_token: f.gitlab_token.clone(),
         gitlab_hosts: f.gitlab_hosts.clone(),
         ci_poll: std::time::Duration::from_secs(f.ci_poll_secs.max(1)),
         ci_autofix: f.ci_autofix,
         merge_on_green: f.merge_on_green,
     }
+}
+
+/// Reads the GitHub App's private key, after the same permission check as the other
+/// secret files (S14): a key file more open than 0600 is named in a warning.
+fn read_app_key(path: &std::path::Path) -> std::io::Result<caic_engine::Secret> {
+    caic_auth::files::check_secret_file(path);
+    std::fs::read_to_string(path).map(caic_engine::Secret::new)
 }
 
 /// Builds the container base image for `cfg` if its inputs changed; returns its tag.
@@ -232,7 +238,8 @@ impl Server {
         let addrs = listen::parse(&cfg.listen).map_err(ServerError::Listen)?;
         let auth = Arc::new(Auth::init(&cfg).await?);
         let mut ecfg = engine_config(&cfg);
-        ecfg.forge = forge_config(&cfg, auth.github_token());
+        // The token auth resolved (configured or `gh auth token`, S16).
+        ecfg.forge.github_token = auth.github_token().cloned();
         let engine = match runtime {
             Some(rt) => Engine::start_with(ecfg, rt).await?,
             None => Engine::start(ecfg).await?,
@@ -244,14 +251,8 @@ impl Server {
             }
         });
         let hooks = Arc::new(Webhooks::new(
-            cfg.forge
-                .github_webhook_secret
-                .as_ref()
-                .map(|s| caic_engine::ForgeSecret::new(s.expose())),
-            cfg.forge
-                .gitlab_webhook_secret
-                .as_ref()
-                .map(|s| caic_engine::ForgeSecret::new(s.expose())),
+            cfg.forge.github_webhook_secret.clone(),
+            cfg.forge.gitlab_webhook_secret.clone(),
             cfg.forge
                 .github_api
                 .clone()
@@ -378,5 +379,117 @@ impl Server {
         for t in self.tasks {
             let _ = t.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    /// Tracing output of `f`, as text.
+    fn capture_logs(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || out.clone())
+            .finish();
+        tracing::subscriber::with_default(sub, f);
+        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        text
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn s15_debug_of_config_and_engine_config_masks_every_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "[harness.codex.env]\nOPENAI_API_KEY = \"sk-openai-from-file-0001\"\n",
+        )
+        .unwrap();
+        let keys = [
+            ("ANTHROPIC_API_KEY", "sk-ant-api03-from-env-0002"),
+            ("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-from-env-0003"),
+            ("GEMINI_API_KEY", "AIzaSy-gemini-from-env-0004"),
+            ("GITHUB_TOKEN", "ghp_github-token-from-env-0005"),
+            ("GITLAB_TOKEN", "glpat-gitlab-token-from-env-0006"),
+        ];
+        let cfg = Config::load(tmp.path(), env(&keys)).unwrap();
+        let ecfg = engine_config(&cfg);
+        let printed = [
+            format!("{cfg:?}"),
+            format!("{cfg:#?}"),
+            format!("{ecfg:?}"),
+            format!("{ecfg:#?}"),
+        ];
+        for out in &printed {
+            for v in keys
+                .iter()
+                .map(|(_, v)| *v)
+                .chain(["sk-openai-from-file-0001"])
+            {
+                assert!(!out.contains(v), "{v} printed in {out}");
+            }
+            // The keys are there, masked.
+            assert!(out.contains("…0002") && out.contains("…0001"), "{out}");
+        }
+        // And the agent gets the real values.
+        let claude = &ecfg.harness_env["claude"];
+        assert!(claude
+            .iter()
+            .any(|(k, v)| k == "ANTHROPIC_API_KEY" && v.expose() == keys[0].1));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn s14_github_app_key_file_is_checked_like_other_secret_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let key = tmp.path().join("app.pem");
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nnot-a-real-key-but-secret\n";
+        std::fs::write(&key, pem).unwrap();
+        let mut cfg = Config::default();
+        cfg.forge.github_app_id = Some("123".into());
+        cfg.forge.github_app_key = Some(key.clone());
+        cfg.forge.github_app_installation = Some(7);
+
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut fc = None;
+        let out = capture_logs(|| fc = Some(forge_config(&cfg, None)));
+        assert!(out.contains("WARN"), "{out}");
+        assert!(out.contains(&key.display().to_string()), "{out}");
+        assert!(out.contains("644") && out.contains("chmod 600"), "{out}");
+        // Still used (a warning, not a refusal), and never printed.
+        let fc = fc.unwrap();
+        let app = fc.github_app.as_ref().expect("app configured");
+        assert_eq!(app.private_key_pem.expose(), pem);
+        assert!(!format!("{fc:?}").contains("not-a-real-key"));
+        assert!(!out.contains("not-a-real-key"), "{out}");
+
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = capture_logs(|| {
+            forge_config(&cfg, None);
+        });
+        assert!(!out.contains("WARN"), "{out}");
     }
 }

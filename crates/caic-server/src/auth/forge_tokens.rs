@@ -23,6 +23,6 @@ impl UserTokens for OwnerTokens {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let fresh = user.token_expires_at.is_none_or(|t| t > now);
-        (same && fresh && !user.token.is_empty()).then(|| ForgeSecret::new(user.token.expose()))
+        (same && fresh && !user.token.is_empty()).then(|| user.token.clone())
     }
 }
