@@ -7,6 +7,7 @@ use caic_api::DiffFile;
 use caic_git::RepoInfo;
 use caic_harness::HarnessFile;
 use caic_runtime::{AgentFile, ContainerLimits, DockerRuntime, Runtime, RuntimeConfig};
+use caic_secrets::Secret;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -155,7 +156,7 @@ impl Backend {
         name: &str,
         workdir: &str,
         argv: &[String],
-        env: &[(String, String)],
+        env: &[(String, Secret)],
         files: &[HarnessFile],
     ) -> Result<()> {
         let files: Vec<AgentFile> = files

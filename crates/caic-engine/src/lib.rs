@@ -29,9 +29,9 @@ pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 pub use caic_runtime::MemoryRuntime;
 /// Where tasks run: the trait, and a file to install for the agent.
 pub use caic_runtime::{AgentFile, Runtime};
-pub use caller::Caller;
 /// The workspace's one secret type: agent keys, forge tokens.
 pub use caic_secrets::Secret;
+pub use caller::Caller;
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};

@@ -7,6 +7,7 @@ use crate::log::{self, Header, Record};
 use crate::session;
 use caic_api::{EventData, Prompt, TaskState};
 use caic_harness::SessionOpts;
+use caic_secrets::Secret;
 use std::sync::Arc;
 
 impl Engine {
@@ -133,17 +134,16 @@ impl Engine {
         };
         // The harness's own settings are plain; configured keys and forge tokens stay
         // secrets until the line below.
-        let mut secrets = self.harness_env(&meta.harness);
-        secrets.extend(self.token_env(&meta).await);
-        let mut env = harness.env(&opts);
-        // The one place agent keys and forge tokens leave their type: the backend takes
-        // plain strings and sends them over the SSH channel to the agent (S17); they are
-        // never logged, stored, or put in a label on the way.
-        env.extend(
-            secrets
-                .iter()
-                .map(|(k, v)| (k.clone(), v.expose().to_string())),
-        );
+        // Agent keys and forge tokens stay secrets down to the runtime, which sends
+        // them over the SSH channel to the agent (S17); never logged, stored, or put in
+        // a label on the way.
+        let mut env: Vec<(String, Secret)> = harness
+            .env(&opts)
+            .into_iter()
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect();
+        env.extend(self.harness_env(&meta.harness));
+        env.extend(self.token_env(&meta).await);
         self.inner
             .backend
             .start_relay(

@@ -14,6 +14,7 @@ use crate::runtime::{AgentFile, ContainerState, Link, LinkEnd, LinkReader, LinkW
 use crate::ssh::{ExecOutput, ExecStdin, ExecStdout, ExitStatus, SshClient};
 use crate::{ContainerInfo, ContainerSpec, Docker, Error, RuntimeConfig};
 use caic_api::DiffFile;
+use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -254,7 +255,7 @@ impl Runtime for DockerRuntime {
         relay: &'a str,
         workdir: &'a str,
         argv: &'a [String],
-        env: &'a [(String, String)],
+        env: &'a [(String, Secret)],
         files: &'a [AgentFile],
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
@@ -275,7 +276,12 @@ impl Runtime for DockerRuntime {
                 check(&out, &format!("installing {}", f.path))?;
             }
             let mut req = StartRequest::new(argv.to_vec());
-            req.env = env.iter().cloned().collect();
+            // The values leave their type here, into the line sent on the channel's
+            // stdin (S17).
+            req.env = env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect();
             let out = client
                 .exec(
                     &self.relay.start(relay, workdir)?,

@@ -17,6 +17,7 @@ use crate::git_scripts::{
 use crate::runtime::{AgentFile, ContainerState, Link, LinkEnd, LinkReader, LinkWriter, Runtime};
 use crate::Error;
 use caic_api::DiffFile;
+use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -290,7 +291,7 @@ impl MemoryRuntime {
         relay: &str,
         workdir: &str,
         argv: &[String],
-        env: &[(String, String)],
+        env: &[(String, Secret)],
         files: &[AgentFile],
     ) -> Result<(), Error> {
         crate::relay::validate_name(relay)?;
@@ -316,7 +317,7 @@ impl MemoryRuntime {
             .args(args.iter().map(|a| map_arg(&home, a)))
             .current_dir(map_arg(&home, workdir))
             .env("HOME", &home)
-            .envs(env.iter().map(|(k, v)| (k, map_arg(&home, v))))
+            .envs(env.iter().map(|(k, v)| (k, map_arg(&home, v.expose()))))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -597,7 +598,7 @@ impl Runtime for MemoryRuntime {
         relay: &'a str,
         workdir: &'a str,
         argv: &'a [String],
-        env: &'a [(String, String)],
+        env: &'a [(String, Secret)],
         files: &'a [AgentFile],
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(self.spawn_relay(container, relay, workdir, argv, env, files))

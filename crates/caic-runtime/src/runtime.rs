@@ -5,6 +5,7 @@
 
 use crate::Error;
 use caic_api::DiffFile;
+use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
@@ -129,7 +130,7 @@ pub trait Runtime: Send + Sync {
         relay: &'a str,
         workdir: &'a str,
         argv: &'a [String],
-        env: &'a [(String, String)],
+        env: &'a [(String, Secret)],
         files: &'a [AgentFile],
     ) -> BoxFuture<'a, Result<(), Error>>;
 

@@ -1,6 +1,7 @@
 //! The memory runtime with the real fake agent: repo in, turns, offsets, diff, stop.
 
 use super::*;
+use caic_secrets::Secret;
 use std::time::Duration;
 
 const WORKDIR: &str = "/home/user/src/demo";
@@ -61,7 +62,7 @@ async fn started() -> (MemoryRuntime, tempfile::TempDir) {
     let (host, bundle) = bundle();
     rt.push_repo("c1", &bundle, "main", WORKDIR).await.unwrap();
     let (argv, files) = fake_agent();
-    let env = [("PYTHONUNBUFFERED".to_string(), "1".to_string())];
+    let env = [("PYTHONUNBUFFERED".to_string(), Secret::new("1"))];
     rt.start_relay("c1", "s1", WORKDIR, &argv, &env, &files)
         .await
         .unwrap();
