@@ -11,6 +11,7 @@ pub mod error;
 mod handle;
 mod lifecycle;
 pub mod log;
+mod log_sink;
 mod publish;
 pub(crate) mod reload;
 mod session;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a task is, recorded in every segment header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,10 +296,11 @@ pub fn make_private(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
 }
 
-/// Appends to a segment log; every write is one whole line.
+/// Appends to a segment log; every write is one whole line, queued to the log
+/// writer thread (see `log_sink`), never written on the caller's thread.
 #[derive(Debug)]
 pub struct Writer {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     last_ts: i64,
     relay_offset: u64,
@@ -317,21 +319,25 @@ impl Writer {
             // Private from the first byte; the umask can only make it stricter.
             opts.mode(FILE_MODE);
         }
-        let file = opts.open(&path)?;
-        let mut w = Writer {
-            file,
+        let mut file = opts.open(&path)?;
+        // The header is on disk before the task exists for anyone; later lines go
+        // through the log writer thread.
+        let mut line =
+            serde_json::to_vec(&Record::Header(header.clone())).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        file.write_all(&line)?;
+        Ok(Writer {
+            file: Arc::new(file),
             path,
             last_ts: 0,
             relay_offset: 0,
-        };
-        w.record(&Record::Header(header.clone()))?;
-        Ok(w)
+        })
     }
 
     /// Reopens an existing segment log to append to it; `relay_offset` is where its
     /// raw lines end (see [`Segment::relay_offset`]).
     pub fn append(path: &Path, relay_offset: u64) -> std::io::Result<Writer> {
-        let file = OpenOptions::new().append(true).open(path)?;
+        let file = Arc::new(OpenOptions::new().append(true).open(path)?);
         Ok(Writer {
             file,
             path: path.to_path_buf(),
@@ -349,7 +355,8 @@ impl Writer {
     pub fn record(&mut self, r: &Record) -> std::io::Result<()> {
         let mut buf = serde_json::to_vec(r).map_err(std::io::Error::other)?;
         buf.push(b'\n');
-        self.file.write_all(&buf)
+        crate::log_sink::write(&self.file, buf);
+        Ok(())
     }
 
     /// Writes a timestamp record when the clock moved on by a second or more since
@@ -370,7 +377,7 @@ impl Writer {
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        self.file.write_all(&buf)?;
+        crate::log_sink::write(&self.file, buf);
         let counted = self.relay_offset + line.len() as u64 + 1;
         self.relay_offset = end_offset;
         if counted != end_offset {
@@ -419,6 +426,7 @@ mod tests {
         w.raw("not json", 18 + 12, 5100).unwrap();
         let path = w.path().to_path_buf();
         drop(w);
+        crate::log_sink::flush_blocking();
         // Simulate a crash mid-write.
         std::fs::OpenOptions::new()
             .append(true)

@@ -55,18 +55,14 @@ pub(crate) fn rebuild(
     (d, parser)
 }
 
-/// Loads every task log and adopts the containers that still exist.
-pub(crate) async fn reload(engine: &Engine) -> Result<()> {
+/// Every task's readable log segments, in order; logs made private first.
+fn read_all(dir: &std::path::Path) -> Result<Vec<(String, Vec<Segment>)>> {
     // Transcripts are private (S31): tighten what is more open, warning once.
-    if let Err(e) = log::make_private(&engine.logs_dir()) {
-        tracing::warn!(dir = %engine.logs_dir().display(), error = %e, "could not make task logs private");
+    if let Err(e) = log::make_private(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not make task logs private");
     }
-    let groups = log::list(&engine.logs_dir())?;
-    if groups.is_empty() {
-        return Ok(());
-    }
-    let containers = engine.inner.backend.list_containers().await?;
-    for (id, paths) in groups {
+    let mut out = Vec::new();
+    for (id, paths) in log::list(dir)? {
         let mut segments = Vec::new();
         for p in &paths {
             match log::read(p) {
@@ -76,6 +72,23 @@ pub(crate) async fn reload(engine: &Engine) -> Result<()> {
                 }
             }
         }
+        out.push((id, segments));
+    }
+    Ok(out)
+}
+
+/// Loads every task log and adopts the containers that still exist.
+pub(crate) async fn reload(engine: &Engine) -> Result<()> {
+    let dir = engine.logs_dir();
+    // Reading every log is disk work: done off the async runtime's threads.
+    let groups = tokio::task::spawn_blocking(move || read_all(&dir))
+        .await
+        .map_err(|e| crate::Error::Internal(format!("reading task logs: {e}")))??;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let containers = engine.inner.backend.list_containers().await?;
+    for (id, segments) in groups {
         let Some(last) = segments.last() else {
             continue;
         };

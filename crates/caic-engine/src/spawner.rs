@@ -71,6 +71,7 @@ impl crate::Engine {
         let t0 = std::time::Instant::now();
         let done = self.inner.jobs.shutdown(within).await;
         self.inner.backend.close();
+        crate::log_sink::flush().await;
         if done {
             tracing::info!(ms = t0.elapsed().as_millis() as u64, "engine stopped");
         } else {
