@@ -21,9 +21,10 @@
 //! In plan mode Claude Code tells the model where to write its plan (a random name
 //! under `~/.claude/plans/`); [`PLAN_FILE`] in a scripted tool input stands for that path.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -386,7 +387,7 @@ async fn messages(State(api): State<Api>, uri: Uri, headers: HeaderMap, body: By
         (Reply::text(&*api.side_text), api.shared.delay())
     };
     let planned = {
-        let mut ids = api.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids = api.ids.lock();
         ids.msg += 1;
         let msg_id = format!("msg_mock_{:04}", ids.msg);
         let blocks = reply

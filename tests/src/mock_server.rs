@@ -6,9 +6,10 @@
 //! A provider is `MockServer<its Reply>` with its own `impl` block (`start`, its base
 //! URL, its config, what to read back from the requests) and a router of its routes.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
@@ -104,7 +105,7 @@ impl<R> Shared<R> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<R>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 
     /// Records a request, secrets removed.

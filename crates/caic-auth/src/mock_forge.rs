@@ -8,10 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use parking_lot::Mutex;
 use rand::Rng;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Which forge the mock imitates.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,12 +72,12 @@ impl MockForge {
 
     /// Sets who is logged in at the forge.
     pub fn log_in_as(&self, id: u64, login: &str) {
-        self.data.lock().unwrap().current = (id, login.to_string());
+        self.data.lock().current = (id, login.to_string());
     }
 
     /// Every access token handed out so far.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.data.lock().unwrap().tokens.keys().cloned().collect()
+        self.data.lock().tokens.keys().cloned().collect()
     }
 }
 
@@ -102,7 +103,7 @@ async fn authorize(
         return (StatusCode::BAD_REQUEST, "missing redirect_uri or state").into_response();
     };
     let code = random(20);
-    let mut d = m.data.lock().unwrap();
+    let mut d = m.data.lock();
     let user = d.current.clone();
     d.codes.insert(code.clone(), (user, redirect.clone()));
     let sep = if redirect.contains('?') { '&' } else { '?' };
@@ -122,7 +123,7 @@ fn check_grant(m: &MockForge, f: &HashMap<String, String>) -> Result<(u64, Strin
     {
         return Err("incorrect_client_credentials");
     }
-    let mut d = m.data.lock().unwrap();
+    let mut d = m.data.lock();
     let code = f.get("code").cloned().unwrap_or_default();
     let Some((user, redirect)) = d.codes.remove(&code) else {
         return Err("bad_verification_code");
@@ -149,7 +150,7 @@ async fn github_token(
         }
         Ok(user) => {
             let token = format!("gho_{}", random(36));
-            m.data.lock().unwrap().tokens.insert(token.clone(), user);
+            m.data.lock().tokens.insert(token.clone(), user);
             if !json_wanted {
                 // GitHub's default is form encoding.
                 return format!("access_token={token}&scope=read%3Auser&token_type=bearer")
@@ -194,7 +195,7 @@ async fn gitlab_token(
 fn gitlab_grant(m: &MockForge, user: (u64, String)) -> Response {
     let token = random(64);
     let refresh = random(64);
-    let mut d = m.data.lock().unwrap();
+    let mut d = m.data.lock();
     d.tokens.insert(token.clone(), user.clone());
     d.refresh.insert(refresh.clone(), user);
     Json(json!({
@@ -215,7 +216,7 @@ fn gitlab_refresh(m: &MockForge, f: &HashMap<String, String>) -> Response {
             .into_response();
     }
     let rt = f.get("refresh_token").cloned().unwrap_or_default();
-    let user = m.data.lock().unwrap().refresh.remove(&rt);
+    let user = m.data.lock().refresh.remove(&rt);
     match user {
         Some(user) => gitlab_grant(m, user),
         None => (
@@ -231,7 +232,7 @@ fn bearer_user(m: &MockForge, headers: &HeaderMap) -> Option<(u64, String)> {
     let token = auth
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("token "))?;
-    m.data.lock().unwrap().tokens.get(token).cloned()
+    m.data.lock().tokens.get(token).cloned()
 }
 
 async fn github_user(State(m): State<MockForge>, headers: HeaderMap) -> Response {

@@ -5,10 +5,10 @@
 
 use crate::{Error, Secret};
 use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -112,7 +112,7 @@ impl StateGuard {
         if now >= exp {
             return Err(Error::State("expired"));
         }
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let mut used = self.used.lock();
         used.retain(|_, e| *e > now);
         if used.contains_key(state) {
             return Err(Error::State("already used"));

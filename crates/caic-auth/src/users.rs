@@ -5,10 +5,10 @@
 use crate::files::write_private;
 use crate::oauth::{Profile, Provider, TokenGrant};
 use crate::{Error, Secret};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// The users file name.
 pub const USERS_FILE: &str = "users.json";
@@ -135,8 +135,8 @@ impl UserStore {
         Ok(true)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, User>> {
-        self.users.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, BTreeMap<String, User>> {
+        self.users.lock()
     }
 
     fn save(&self, users: &BTreeMap<String, User>) -> Result<(), Error> {

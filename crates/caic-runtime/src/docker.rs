@@ -17,8 +17,9 @@ use caic_api::DiffFile;
 use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use futures::StreamExt;
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -67,7 +68,7 @@ impl DockerRuntime {
     }
 
     fn remember(&self, info: &ContainerInfo) -> Result<Arc<SshClient>, Error> {
-        let mut ssh = self.ssh.lock().unwrap();
+        let mut ssh = self.ssh.lock();
         let target = info.ssh_target()?;
         if let Some(c) = ssh.get(&info.name) {
             c.set_target(target);
@@ -79,7 +80,7 @@ impl DockerRuntime {
     }
 
     async fn client(&self, name: &str) -> Result<Arc<SshClient>, Error> {
-        if let Some(c) = self.ssh.lock().unwrap().get(name) {
+        if let Some(c) = self.ssh.lock().get(name) {
             return Ok(c.clone());
         }
         let info = self.docker.inspect(name).await?;
@@ -153,14 +154,14 @@ impl Runtime for DockerRuntime {
 
     fn stop_container<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            self.ssh.lock().unwrap().remove(name);
+            self.ssh.lock().remove(name);
             self.docker.stop(name, Duration::from_secs(10)).await
         })
     }
 
     fn remove_container<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            self.ssh.lock().unwrap().remove(name);
+            self.ssh.lock().remove(name);
             match self.docker.remove(name).await {
                 Ok(()) | Err(Error::NotFound(_)) => Ok(()),
                 Err(e) => Err(e),
@@ -188,7 +189,7 @@ impl Runtime for DockerRuntime {
     }
 
     fn close(&self) {
-        self.ssh.lock().unwrap().clear();
+        self.ssh.lock().clear();
     }
 
     fn deaths(&self) -> mpsc::Receiver<String> {

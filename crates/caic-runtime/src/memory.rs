@@ -19,12 +19,13 @@ use crate::Error;
 use caic_api::DiffFile;
 use caic_secrets::Secret;
 use futures::future::BoxFuture;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -102,7 +103,7 @@ struct RelayState {
 
 impl Relay {
     fn update(&self, f: impl FnOnce(&mut RelayState)) {
-        f(&mut self.state.lock().unwrap());
+        f(&mut self.state.lock());
         self.changed.send_modify(|v| *v += 1);
     }
 
@@ -112,7 +113,7 @@ impl Relay {
 
     /// Kills the agent and drops every link.
     fn lose(&self) {
-        if let Some(kill) = self.kill.lock().unwrap().take() {
+        if let Some(kill) = self.kill.lock().take() {
             let _ = kill.send(());
         }
         self.update(|s| s.lost = true);
@@ -174,7 +175,7 @@ impl MemoryRuntime {
 
     /// Where `path` (e.g. `/home/user/src/repo/file`) of container `name` is on the host.
     pub fn host_path(&self, name: &str, path: &str) -> Option<PathBuf> {
-        let containers = self.shared.containers.lock().unwrap();
+        let containers = self.shared.containers.lock();
         containers.get(name).map(|c| c.map(path))
     }
 
@@ -182,7 +183,7 @@ impl MemoryRuntime {
     /// and a death is reported. False when the task has no running container.
     pub fn kill(&self, task_id: &str) -> bool {
         let name = {
-            let containers = self.shared.containers.lock().unwrap();
+            let containers = self.shared.containers.lock();
             containers
                 .iter()
                 .find(|(_, c)| c.task_id == task_id && c.running)
@@ -197,7 +198,7 @@ impl MemoryRuntime {
     /// Stops container `name`: kills its agents, marks it stopped, reports the death.
     fn halt(&self, name: &str) -> Result<(), Error> {
         let task_id = {
-            let mut containers = self.shared.containers.lock().unwrap();
+            let mut containers = self.shared.containers.lock();
             let c = containers
                 .get_mut(name)
                 .ok_or_else(|| Error::NotFound(name.to_string()))?;
@@ -210,7 +211,7 @@ impl MemoryRuntime {
             }
             c.task_id.clone()
         };
-        let mut deaths = self.shared.deaths.lock().unwrap();
+        let mut deaths = self.shared.deaths.lock();
         deaths.retain(|tx| !tx.is_closed());
         for tx in deaths.iter() {
             let _ = tx.try_send(task_id.clone());
@@ -220,7 +221,7 @@ impl MemoryRuntime {
 
     /// The home dir of running container `name`.
     fn running_home(&self, name: &str) -> Result<PathBuf, Error> {
-        let containers = self.shared.containers.lock().unwrap();
+        let containers = self.shared.containers.lock();
         match containers.get(name) {
             Some(c) if c.running => Ok(c.home()),
             Some(_) => Err(Error::Ssh(format!("container {name} is not running"))),
@@ -278,7 +279,7 @@ impl MemoryRuntime {
 
     fn relay(&self, container: &str, relay: &str) -> Result<Arc<Relay>, Error> {
         self.running_home(container)?;
-        let containers = self.shared.containers.lock().unwrap();
+        let containers = self.shared.containers.lock();
         containers
             .get(container)
             .and_then(|c| c.relays.get(relay).cloned())
@@ -297,7 +298,7 @@ impl MemoryRuntime {
         crate::relay::validate_name(relay)?;
         let home = self.running_home(container)?;
         if let Ok(r) = self.relay(container, relay) {
-            let s = r.state.lock().unwrap();
+            let s = r.state.lock();
             if s.exit.is_none() && !s.lost {
                 return Err(Error::Relay(format!("relay {relay:?} is already running")));
             }
@@ -334,7 +335,7 @@ impl MemoryRuntime {
         });
         tracing::debug!(container, relay, pid = child.id(), "agent started");
         tokio::spawn(pump(r.clone(), child, stdout, kill_rx));
-        let mut containers = self.shared.containers.lock().unwrap();
+        let mut containers = self.shared.containers.lock();
         let c = containers
             .get_mut(container)
             .ok_or_else(|| Error::NotFound(container.to_string()))?;
@@ -345,7 +346,7 @@ impl MemoryRuntime {
     fn link(&self, container: &str, relay: &str, offset: u64) -> Result<Link, Error> {
         let r = self.relay(container, relay)?;
         let (attach, stale) = {
-            let mut s = r.state.lock().unwrap();
+            let mut s = r.state.lock();
             let size = s.log.len() as u64;
             if offset > size {
                 return Err(Error::Relay(format!(
@@ -398,7 +399,7 @@ impl LinkReader for MemoryReader {
             loop {
                 self.changes.borrow_and_update();
                 {
-                    let s = self.relay.state.lock().unwrap();
+                    let s = self.relay.state.lock();
                     if self.dropped(&s) {
                         return Ok(None);
                     }
@@ -421,7 +422,7 @@ impl LinkReader for MemoryReader {
 
     fn finish(&mut self) -> BoxFuture<'_, LinkEnd> {
         Box::pin(async move {
-            let s = self.relay.state.lock().unwrap();
+            let s = self.relay.state.lock();
             match s.exit {
                 _ if self.dropped(&s) => LinkEnd::Dropped,
                 Some(code) => LinkEnd::AgentExited(code),
@@ -441,7 +442,7 @@ struct MemoryWriter {
 
 impl MemoryWriter {
     fn check_current(&self) -> Result<(), Error> {
-        let s = self.relay.state.lock().unwrap();
+        let s = self.relay.state.lock();
         if s.lost || s.attach != self.attach {
             return Err(Error::Relay("the link is detached".into()));
         }
@@ -498,7 +499,7 @@ impl Runtime for MemoryRuntime {
         name: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let mut containers = self.shared.containers.lock().unwrap();
+            let mut containers = self.shared.containers.lock();
             if containers.contains_key(name) {
                 return Err(Error::Engine(format!("container {name} already exists")));
             }
@@ -519,7 +520,7 @@ impl Runtime for MemoryRuntime {
 
     fn start_container<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let mut containers = self.shared.containers.lock().unwrap();
+            let mut containers = self.shared.containers.lock();
             let c = containers
                 .get_mut(name)
                 .ok_or_else(|| Error::NotFound(name.to_string()))?;
@@ -538,7 +539,7 @@ impl Runtime for MemoryRuntime {
                 Ok(()) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
-            let removed = self.shared.containers.lock().unwrap().remove(name);
+            let removed = self.shared.containers.lock().remove(name);
             if let Some(c) = removed {
                 std::fs::remove_dir_all(&c.dir)?;
             }
@@ -548,7 +549,7 @@ impl Runtime for MemoryRuntime {
 
     fn list_containers(&self) -> BoxFuture<'_, Result<Vec<ContainerState>, Error>> {
         Box::pin(async move {
-            let containers = self.shared.containers.lock().unwrap();
+            let containers = self.shared.containers.lock();
             let mut list: Vec<ContainerState> = containers
                 .iter()
                 .map(|(name, c)| ContainerState {
@@ -564,7 +565,7 @@ impl Runtime for MemoryRuntime {
 
     fn deaths(&self) -> mpsc::Receiver<String> {
         let (tx, rx) = mpsc::channel(64);
-        self.shared.deaths.lock().unwrap().push(tx);
+        self.shared.deaths.lock().push(tx);
         rx
     }
 

@@ -2,8 +2,9 @@
 //! authentication with caic's own client key only, command execution with collected or
 //! streamed output, and a client that re-dials after the connection dropped.
 
+use parking_lot::Mutex;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,7 @@ impl client::Handler for Verifier {
                 Ok(true)
             }
             PublicKeyOrCertificate::PublicKey { key, .. } => {
-                *self.mismatch.lock().unwrap() = Some(format!(
+                *self.mismatch.lock() = Some(format!(
                     "host key mismatch: expected {}, server offered {}; refusing to connect",
                     self.expected.fingerprint(HashAlg::Sha256),
                     key.fingerprint(HashAlg::Sha256)
@@ -102,7 +103,7 @@ impl client::Handler for Verifier {
                 Ok(false)
             }
             PublicKeyOrCertificate::Certificate(_) => {
-                *self.mismatch.lock().unwrap() = Some(
+                *self.mismatch.lock() = Some(
                     "server offered a host certificate, expected the container's host key; refusing to connect"
                         .into(),
                 );
@@ -150,7 +151,7 @@ async fn dial_inner(target: &SshTarget) -> Result<client::Handle<Verifier>, Dial
     match client::connect(ssh_config(), (target.host.as_str(), target.port), verifier).await {
         Ok(h) => Ok(h),
         Err(e) => {
-            if let Some(m) = mismatch.lock().unwrap().take() {
+            if let Some(m) = mismatch.lock().take() {
                 return Err(DialError::Fatal(Error::Ssh(format!(
                     "{}:{}: {m}",
                     target.host, target.port
@@ -482,7 +483,7 @@ pub struct SshClient {
 impl std::fmt::Debug for SshClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SshClient")
-            .field("port", &self.target.lock().unwrap().port)
+            .field("port", &self.target.lock().port)
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -502,47 +503,43 @@ impl SshClient {
 
     /// Whether there is no live connection right now (the next call will dial).
     pub fn is_closed(&self) -> bool {
-        self.current
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_none_or(|s| s.is_closed())
+        self.current.lock().as_ref().is_none_or(|s| s.is_closed())
     }
 
     /// Points the client at a new target (e.g. the new port after a container restart);
     /// the current connection is dropped.
     pub fn set_target(&self, target: SshTarget) {
-        *self.target.lock().unwrap() = target;
-        *self.current.lock().unwrap() = None;
+        *self.target.lock() = target;
+        *self.current.lock() = None;
     }
 
     /// The current target.
     pub fn target(&self) -> SshTarget {
-        self.target.lock().unwrap().clone()
+        self.target.lock().clone()
     }
 
     /// The live session, dialing a new one if there is none or it closed.
     pub async fn session(&self) -> Result<Arc<SshSession>, Error> {
-        if let Some(s) = self.current.lock().unwrap().as_ref() {
+        if let Some(s) = self.current.lock().as_ref() {
             if !s.is_closed() {
                 return Ok(s.clone());
             }
         }
         let _g = self.dial_lock.lock().await;
-        if let Some(s) = self.current.lock().unwrap().as_ref() {
+        if let Some(s) = self.current.lock().as_ref() {
             if !s.is_closed() {
                 return Ok(s.clone());
             }
         }
         let target = self.target();
         let s = Arc::new(SshSession::connect(&target, &self.key, self.timeout).await?);
-        *self.current.lock().unwrap() = Some(s.clone());
+        *self.current.lock() = Some(s.clone());
         Ok(s)
     }
 
     /// Drops a session that failed so the next call re-dials.
     fn forget(&self, s: &Arc<SshSession>) {
-        let mut cur = self.current.lock().unwrap();
+        let mut cur = self.current.lock();
         if cur.as_ref().is_some_and(|c| Arc::ptr_eq(c, s)) {
             *cur = None;
         }

@@ -253,7 +253,6 @@ fn assert_session_cookie(c: &str, secure: bool) {
 fn session_set_cookie(b: &Browser) -> String {
     b.seen_cookies
         .lock()
-        .unwrap()
         .iter()
         .find(|c| c.starts_with("caic_session=") && !c.contains("Max-Age=0"))
         .cloned()
@@ -563,7 +562,7 @@ async fn s15_whole_login_logs_no_secret() {
     {
         secrets.push(("forge access token", t));
     }
-    for c in b.seen_cookies.lock().unwrap().iter() {
+    for c in b.seen_cookies.lock().iter() {
         if let Some(v) = c.strip_prefix("caic_oauth_state=") {
             let v = v.split(';').next().unwrap();
             if !v.is_empty() {

@@ -2,9 +2,10 @@
 //! logged once per (line kind, field) for the whole process, so a new CLI version shows up
 //! in the logs without flooding them.
 
+use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 const COMMON: &[&str] = &["type", "subtype", "uuid", "session_id", "timestamp"];
 
@@ -169,7 +170,7 @@ pub(super) fn note_unknown(kind: &str, obj: &Map<String, Value>) {
             continue;
         }
         let id = format!("{kind}.{key}");
-        let first = seen().lock().map(|mut s| s.insert(id)).unwrap_or(false);
+        let first = seen().lock().insert(id);
         if first {
             tracing::info!(kind, field = %key, "claude: unknown field in stream-json (ignored)");
         }
@@ -179,7 +180,7 @@ pub(super) fn note_unknown(kind: &str, obj: &Map<String, Value>) {
 /// Logs, once per process, a line kind or content block caic does not know.
 pub(super) fn note_unknown_kind(what: &str, kind: &str) {
     let id = format!("{what}:{kind}");
-    let first = seen().lock().map(|mut s| s.insert(id)).unwrap_or(false);
+    let first = seen().lock().insert(id);
     if first {
         tracing::info!(what, kind, "claude: unknown {what} in stream-json");
     }

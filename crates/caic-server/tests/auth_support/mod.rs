@@ -9,10 +9,10 @@ use caic_auth::Secret;
 use caic_server::config::Config;
 use caic_server::Server;
 use mock_forge::{Flavor, MockForge};
+use parking_lot::Mutex;
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// Starts a server on `cfg` with its tasks on an in-memory runtime: these suites do not
 /// test containers, so they need no container engine.
@@ -287,14 +287,11 @@ impl Browser {
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.jar.lock().unwrap().get(name).cloned()
+        self.jar.lock().get(name).cloned()
     }
 
     pub fn set_cookie(&self, name: &str, value: &str) {
-        self.jar
-            .lock()
-            .unwrap()
-            .insert(name.to_string(), value.to_string());
+        self.jar.lock().insert(name.to_string(), value.to_string());
     }
 
     /// One request, no redirect following.
@@ -309,7 +306,7 @@ impl Browser {
 
     /// A streaming GET with the browser's cookies (for SSE).
     pub async fn stream(&self, path: &str) -> reqwest::Response {
-        let jar = self.jar.lock().unwrap().clone();
+        let jar = self.jar.lock().clone();
         let c: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         self.http
             .get(format!("{}{path}", self.base))
@@ -335,7 +332,7 @@ impl Browser {
         }
         if caic {
             req = req.header("host", "caic.example.com");
-            let jar = self.jar.lock().unwrap();
+            let jar = self.jar.lock();
             if !jar.is_empty() {
                 let c: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 req = req.header("cookie", c.join("; "));
@@ -357,7 +354,7 @@ impl Browser {
             .map(|v| v.to_str().unwrap().to_string())
             .collect();
         if caic {
-            let mut jar = self.jar.lock().unwrap();
+            let mut jar = self.jar.lock();
             for c in &set_cookies {
                 let pair = c.split(';').next().unwrap();
                 let (k, v) = pair.split_once('=').unwrap();
@@ -367,10 +364,7 @@ impl Browser {
                     jar.insert(k.to_string(), v.to_string());
                 }
             }
-            self.seen_cookies
-                .lock()
-                .unwrap()
-                .extend(set_cookies.iter().cloned());
+            self.seen_cookies.lock().extend(set_cookies.iter().cloned());
         }
         let body = resp.text().await.unwrap_or_default();
         Page {
@@ -423,13 +417,13 @@ pub struct LogBuffer(pub std::sync::Arc<Mutex<Vec<u8>>>);
 
 impl LogBuffer {
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        String::from_utf8_lossy(&self.0.lock()).into_owned()
     }
 }
 
 impl std::io::Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        self.0.lock().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
