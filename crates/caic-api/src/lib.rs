@@ -3,6 +3,8 @@
 //! Everything here is plain data with serde and OpenAPI derives; no I/O. Field names
 //! are camelCase on the wire.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod error;
 pub mod event;

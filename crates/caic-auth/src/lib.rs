@@ -5,6 +5,8 @@
 //!
 //! The server wires these into middleware and routes; this crate owns the decisions.
 
+#![warn(missing_docs)]
+
 pub mod allowed;
 pub mod allowlist;
 pub mod config;

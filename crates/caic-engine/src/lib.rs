@@ -3,6 +3,8 @@
 //! subscribers follow, keeps one JSONL log per session, and after a restart rebuilds
 //! tasks from those logs and re-attaches to containers still running.
 
+#![warn(missing_docs)]
+
 mod actions;
 mod backend;
 pub mod caller;

@@ -10,6 +10,8 @@
 //!   [`HookRanges`] with [`fetch_github_hook_ranges`], [`ReplayGuard`].
 //! - Every token is a [`Secret`]: it prints as its last 4 characters only.
 
+#![warn(missing_docs)]
+
 mod api;
 mod app;
 mod ci;

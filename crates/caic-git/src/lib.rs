@@ -14,6 +14,8 @@
 //! caic never changes the host checkout's work tree, index or current branch: it only creates
 //! and moves branches that are not checked out.
 
+#![warn(missing_docs)]
+
 mod branch;
 mod bundle;
 mod cmd;

@@ -5,6 +5,8 @@
 //! parser reads is the relay's log: the agent's stdout lines and the stdin lines caic sent,
 //! interleaved in order, so a task's whole history can be rebuilt from it.
 
+#![warn(missing_docs)]
+
 pub mod claude;
 pub mod codex;
 pub mod fake;

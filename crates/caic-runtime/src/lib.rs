@@ -6,6 +6,8 @@
 //! Podman, over [`Docker::connect`]), or `MemoryRuntime` (feature `memory`: temp dirs and
 //! local processes, no container engine) in tests.
 
+#![warn(missing_docs)]
+
 pub mod container;
 pub mod docker;
 pub mod engine;

@@ -11,6 +11,8 @@
 //!   `Serialize`: the few files that must store a secret say so on the field with
 //!   `#[serde(serialize_with = "caic_secrets::serialize_exposed")]`.
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Deserializer, Serializer};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;

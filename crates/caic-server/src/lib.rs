@@ -1,6 +1,8 @@
 //! caic's HTTP server: the REST + SSE API over the task engine. Start it with
 //! [`Server::start`]; the CLI and the desktop app both do.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod config;
 pub mod error;
