@@ -17,7 +17,9 @@ use std::sync::Arc;
 /// Which forge the mock imitates.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Flavor {
+    /// GitHub's OAuth endpoints.
     GitHub,
+    /// GitLab's OAuth endpoints.
     GitLab,
 }
 
@@ -36,9 +38,13 @@ struct Data {
 /// A running mock forge.
 #[derive(Clone)]
 pub struct MockForge {
+    /// Which forge it imitates.
     pub flavor: Flavor,
+    /// Its base URL.
     pub url: String,
+    /// The OAuth app's client id.
     pub client_id: String,
+    /// The OAuth app's client secret.
     pub client_secret: String,
     data: Arc<Mutex<Data>>,
 }

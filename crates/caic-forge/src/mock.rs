@@ -15,18 +15,24 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// One request as the mock saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// When it arrived.
     pub at: Instant,
+    /// HTTP method.
     pub method: String,
+    /// Path and query.
     pub path: String,
+    /// Its Authorization header.
     pub auth: Option<String>,
 }
 
 /// What the mock GitHub holds; tests read and change it between calls.
 #[derive(Default)]
 pub struct GhState {
+    /// The mock's own URL.
     pub base: String,
     /// The token repo endpoints accept (`Bearer <token>`).
     pub token: String,
+    /// Pull requests, as the REST API returns them.
     pub pulls: Vec<Value>,
     /// Check runs per commit.
     pub check_runs: HashMap<String, Vec<Value>>,
@@ -34,14 +40,19 @@ pub struct GhState {
     pub logs: HashMap<u64, String>,
     /// The Authorization header seen by each pre-signed log download.
     pub presigned_auth: Vec<Option<String>>,
+    /// Every request, in order.
     pub requests: Vec<Seen>,
     /// The next this-many API requests get `429` with `Retry-After: 1`.
     pub rate_limit_next: u32,
     /// The `Retry-After` of those answers (default 1 s).
     pub retry_after: Option<u64>,
+    /// The GitHub App's id.
     pub app_id: String,
+    /// The App's public key, to verify its JWTs.
     pub app_public_pem: String,
+    /// Installation tokens handed out so far.
     pub tokens_issued: u32,
+    /// The `hooks` ranges of the meta API.
     pub hooks: Vec<String>,
     /// The head commit of each branch, as a real GitHub would know it from pushes; a
     /// created pull's `head.sha` (zeros when unknown).
@@ -50,6 +61,7 @@ pub struct GhState {
     pub comments: Vec<(u64, String)>,
 }
 
+/// The mock GitHub's state, shared with the test.
 pub type Gh = Arc<Mutex<GhState>>;
 
 fn err(status: StatusCode, message: &str) -> Response {
@@ -405,13 +417,19 @@ pub async fn github(token: &str) -> (String, Gh) {
 /// What the mock GitLab holds.
 #[derive(Default)]
 pub struct GlState {
+    /// The mock's own URL.
     pub base: String,
     /// The project path the mock serves (`grp/sub/proj`).
     pub project: String,
+    /// The token the API accepts (`PRIVATE-TOKEN` or Bearer).
     pub token: String,
+    /// Merge requests, as the REST API returns them.
     pub mrs: Vec<Value>,
+    /// Commit statuses per sha.
     pub statuses: HashMap<String, Vec<Value>>,
+    /// Pipelines per sha.
     pub pipelines: HashMap<String, Vec<Value>>,
+    /// Job traces per job id.
     pub traces: HashMap<u64, String>,
     /// Notes posted on issues: (issue iid, body).
     pub notes: Vec<(u64, String)>,
@@ -419,6 +437,7 @@ pub struct GlState {
     pub merged: Vec<(u64, String)>,
 }
 
+/// The mock GitLab's state, shared with the test.
 pub type Gl = Arc<Mutex<GlState>>;
 
 fn gl_err(status: StatusCode, message: Value) -> Response {
