@@ -46,6 +46,13 @@ if ! command -v cargo >/dev/null; then
   fi
 fi
 
+# cargo-deny, for scripts/test.sh's deny stage: built from crates.io once per machine (about
+# 6 minutes on 2 busy cores), then reused. Pinned: deny.toml's keys follow its releases.
+if [ "$mode" = "--deps" ] && ! cargo deny --version >/dev/null 2>&1; then
+  log "installing cargo-deny (once per machine)"
+  env -u CARGO_TARGET_DIR cargo install --locked cargo-deny@0.20.2
+fi
+
 . scripts/node.sh
 
 if ! docker info >/dev/null 2>&1; then
