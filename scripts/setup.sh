@@ -27,6 +27,8 @@ if [ "$mode" = "--deps" ]; then command -v chromium >/dev/null || need+=(chromiu
 # network stack it was verified with, named so --no-install-recommends does not pick CNI)
 # and catatonit (the init caic asks for with `init: true`).
 if [ "$mode" = "--deps" ]; then
+  # MinGW's C compiler: ring's build script needs it for the Windows type-check.
+  command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
   command -v podman >/dev/null || need+=(podman)
   dpkg -s netavark >/dev/null 2>&1 || need+=(netavark)
   command -v catatonit >/dev/null || need+=(catatonit)
@@ -51,6 +53,14 @@ fi
 if [ "$mode" = "--deps" ] && ! cargo deny --version >/dev/null 2>&1; then
   log "installing cargo-deny (once per machine)"
   env -u CARGO_TARGET_DIR cargo install --locked cargo-deny@0.20.2
+fi
+
+# Rust's standard library for Windows, for scripts/test.sh's Windows type-check. It comes
+# from rustup's server, which not every machine reaches: then that stage says it skipped.
+if [ "$mode" = "--deps" ] && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+  log "adding the x86_64-pc-windows-gnu target (once per machine)"
+  timeout 300 rustup target add x86_64-pc-windows-gnu ||
+    log "could not add the Windows target: the Windows type-check will be skipped"
 fi
 
 . scripts/node.sh

@@ -103,6 +103,18 @@ for line in sys.stdin:
   fi
 fi
 
+# caic's libraries and binaries must type-check for Windows too (unix-only code behind
+# cfg). macOS is unix; its target needs Apple's SDK for ring's C code, which Debian lacks.
+if stage windows "Windows type-check (cargo check --target x86_64-pc-windows-gnu)"; then
+  if rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu &&
+    command -v x86_64-w64-mingw32-gcc >/dev/null; then
+    CARGO_TARGET_DIR="$CARGO_TARGET_DIR-windows" \
+      cargo check --target x86_64-pc-windows-gnu --workspace --lib --bins
+  else
+    echo "Windows type-check SKIPPED: the x86_64-pc-windows-gnu target or MinGW's gcc is missing (see scripts/setup.sh)"
+  fi
+fi
+
 if stage build "build caic and the container image"; then
   cargo build -p caic-cli
   "$CARGO_TARGET_DIR/debug/caic" image --config-dir "${CAIC_TEST_CONFIG:-$HOME/.cache/caic-test-config}"

@@ -28,7 +28,7 @@ pub use backend::{build_image, BackendConfig};
 /// [`Secret`]).
 pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 /// A runtime without containers (temp dirs, local processes), for tests.
-#[cfg(feature = "memory")]
+#[cfg(all(feature = "memory", unix))]
 pub use caic_runtime::MemoryRuntime;
 /// Where tasks run: the trait, and a file to install for the agent.
 pub use caic_runtime::{AgentFile, Runtime};

@@ -185,7 +185,11 @@ fn candidates(config: &RuntimeConfig) -> Vec<String> {
         podman.push(format!("{xdg}/podman/podman.sock"));
     }
     podman.push("/run/podman/podman.sock".to_string());
-    let docker = "/var/run/docker.sock".to_string();
+    let docker = if cfg!(windows) {
+        "//./pipe/docker_engine".to_string()
+    } else {
+        "/var/run/docker.sock".to_string()
+    };
     match config.kind {
         EngineKind::Docker => vec![docker_host.unwrap_or(docker)],
         EngineKind::Podman => match docker_host {
@@ -203,7 +207,15 @@ fn connect_endpoint(endpoint: &str) -> Result<Bollard, bollard::errors::Error> {
     let docker = if endpoint.contains("://") {
         Bollard::connect_with_host(endpoint)?
     } else {
-        Bollard::connect_with_unix(endpoint, 120, bollard::API_DEFAULT_VERSION)?
+        // A local socket: a unix socket path, or a named pipe on Windows.
+        #[cfg(unix)]
+        {
+            Bollard::connect_with_unix(endpoint, 120, bollard::API_DEFAULT_VERSION)?
+        }
+        #[cfg(windows)]
+        {
+            Bollard::connect_with_named_pipe(endpoint, 120, bollard::API_DEFAULT_VERSION)?
+        }
     };
     Ok(docker.with_timeout(ENGINE_TIMEOUT))
 }

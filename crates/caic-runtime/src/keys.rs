@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,6 +24,45 @@ fn random_ed25519(comment: &str) -> PrivateKey {
     seed.fill(0);
     key.set_comment(comment);
     key
+}
+
+/// The permission bits of `path` (0 where the OS has none, so nothing looks too open).
+fn mode_of(path: &Path) -> std::io::Result<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(fs::metadata(path)?.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::metadata(path).map(|_| 0)
+    }
+}
+
+/// Sets the permission bits of `path` (nothing where the OS has none).
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+/// Options that create a file private to caic's user from its first byte.
+fn private_file() -> fs::OpenOptions {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
 }
 
 fn key_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -58,21 +96,21 @@ impl ClientKey {
         let dir = config_dir.join("ssh");
         if !dir.exists() {
             fs::create_dir_all(&dir)?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+            set_mode(&dir, 0o700)?;
         } else {
-            let mode = fs::metadata(&dir)?.permissions().mode() & 0o777;
+            let mode = mode_of(&dir)?;
             if mode & 0o077 != 0 {
                 tracing::warn!(
                     dir = %dir.display(),
                     mode = format!("{mode:o}"),
                     "caic ssh key directory was more open than 0700; tightening it"
                 );
-                fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+                set_mode(&dir, 0o700)?;
             }
         }
         let path = dir.join("id_ed25519");
         if path.exists() {
-            let mode = fs::metadata(&path)?.permissions().mode() & 0o777;
+            let mode = mode_of(&path)?;
             if mode & 0o077 != 0 {
                 return Err(Error::Keys(format!(
                     "{} has mode {mode:o}; refusing to use a private key readable by others (chmod 600 it)",
@@ -97,16 +135,11 @@ impl ClientKey {
                 .map_err(|e| key_err("encode public key", e))?;
             let tmp = dir.join("id_ed25519.tmp");
             {
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)?;
+                let mut f = private_file().open(&tmp)?;
                 f.write_all(private.as_bytes())?;
                 f.sync_all()?;
             }
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+            set_mode(&tmp, 0o600)?;
             fs::write(dir.join("id_ed25519.pub"), format!("{public}\n"))?;
             fs::rename(&tmp, &path)?;
             tracing::info!(path = %path.display(), "generated caic's SSH client key");
@@ -224,9 +257,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let k1 = ClientKey::load_or_generate(tmp.path()).unwrap();
         let dir = tmp.path().join("ssh");
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&dir.join("id_ed25519")), 0o600);
+        #[cfg(unix)]
+        {
+            let mode = |p: &Path| mode_of(p).unwrap();
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&dir.join("id_ed25519")), 0o600);
+        }
         let text = fs::read_to_string(dir.join("id_ed25519")).unwrap();
         assert!(text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
         let pubtext = fs::read_to_string(dir.join("id_ed25519.pub")).unwrap();
@@ -241,26 +277,22 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn client_key_readable_by_others_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         ClientKey::load_or_generate(tmp.path()).unwrap();
         let key = tmp.path().join("ssh/id_ed25519");
-        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        set_mode(&key, 0o644).unwrap();
         let err = ClientKey::load_or_generate(tmp.path())
             .unwrap_err()
             .to_string();
         assert!(err.contains("refusing"), "{err}");
         // A too-open directory is tightened rather than refused.
-        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
-        fs::set_permissions(tmp.path().join("ssh"), fs::Permissions::from_mode(0o755)).unwrap();
+        set_mode(&key, 0o600).unwrap();
+        set_mode(&tmp.path().join("ssh"), 0o755).unwrap();
         ClientKey::load_or_generate(tmp.path()).unwrap();
-        let mode = fs::metadata(tmp.path().join("ssh"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o700);
+        assert_eq!(mode_of(&tmp.path().join("ssh")).unwrap(), 0o700);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod error;
 pub mod git_scripts;
 pub mod image;
 pub mod keys;
-#[cfg(feature = "memory")]
+#[cfg(all(feature = "memory", unix))]
 pub mod memory;
 pub mod relay;
 pub mod runtime;
@@ -26,7 +26,7 @@ pub use docker::{ContainerLimits, DockerRuntime};
 pub use engine::{Docker, EngineFlavor, EngineInfo, EngineKind, RuntimeConfig};
 pub use error::Error;
 pub use keys::{ClientKey, HostKey};
-#[cfg(feature = "memory")]
+#[cfg(all(feature = "memory", unix))]
 pub use memory::MemoryRuntime;
 pub use runtime::{AgentFile, ContainerState, Link, LinkEnd, LinkReader, LinkWriter, Runtime};
 pub use ssh::{ExecOutput, ExecStream, SshClient, SshSession, SshTarget};

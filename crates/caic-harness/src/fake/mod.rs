@@ -73,5 +73,5 @@ impl Harness for FakeHarness {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;
