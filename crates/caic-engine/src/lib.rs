@@ -17,6 +17,7 @@ pub mod ship;
 mod sync;
 pub mod task;
 mod watchers;
+mod webhook;
 
 pub use backend::BackendConfig;
 /// The forge family, and a forge secret (re-exported for servers wiring credentials).
@@ -24,3 +25,4 @@ pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};
+pub use webhook::HookOutcome;

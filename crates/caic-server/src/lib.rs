@@ -119,6 +119,7 @@ pub fn router(engine: Engine, auth: Arc<Auth>, hooks: Arc<Webhooks>) -> Router {
     .layer(axum::Extension(auth.clone()))
     .merge(webhooks::router(engine_for_hooks, auth, hooks))
     .layer(tower_http::trace::TraceLayer::new_for_http())
+    .layer(axum::middleware::from_fn(error::request_id))
 }
 
 /// The engine settings a config gives.
@@ -217,7 +218,6 @@ pub struct Server {
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     refresh: Option<tokio::task::JoinHandle<()>>,
-    hook_refresh: Option<tokio::task::JoinHandle<()>>,
     token_refresh: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -236,6 +236,11 @@ impl Server {
                 tracing::error!(error = %e, "building the base image");
             }
         });
+        let github_api = cfg
+            .forge
+            .github_api
+            .clone()
+            .unwrap_or_else(|| caic_forge::GITHUB_API.to_string());
         let hooks = Arc::new(Webhooks::new(
             cfg.forge
                 .github_webhook_secret
@@ -245,15 +250,11 @@ impl Server {
                 .gitlab_webhook_secret
                 .as_ref()
                 .map(|s| caic_engine::ForgeSecret::new(s.expose())),
-            cfg.forge
-                .github_api
-                .clone()
-                .unwrap_or_else(|| caic_forge::GITHUB_API.to_string()),
+            auth.github_ranges().clone(),
             cfg.forge.webhook_harness.clone(),
         ));
         let mut server = Server::serve_full(engine, auth.clone(), hooks.clone(), &addrs).await?;
-        server.refresh = auth.spawn_refresh();
-        server.hook_refresh = hooks.spawn_refresh();
+        server.refresh = auth.spawn_refresh(&github_api, hooks.wants_github_ranges());
         server.token_refresh = auth.spawn_token_refresh();
         Ok(server)
     }
@@ -334,7 +335,6 @@ impl Server {
             shutdown,
             tasks,
             refresh: None,
-            hook_refresh: None,
             token_refresh: None,
         })
     }
@@ -342,10 +342,7 @@ impl Server {
     /// Stops accepting requests and waits for the listeners to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for r in [&self.refresh, &self.hook_refresh, &self.token_refresh]
-            .into_iter()
-            .flatten()
-        {
+        for r in [&self.refresh, &self.token_refresh].into_iter().flatten() {
             r.abort();
         }
         for t in self.tasks {

@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use caic_api::{ApiError, ErrorCode};
+use caic_api::ErrorCode;
 use caic_auth::cookie::{bearer_token, cookie_value, SESSION_COOKIE};
 use caic_engine::Engine;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +21,7 @@ use std::sync::Arc;
 const MAX_BODY: usize = 64 << 20;
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
-    HttpError(ApiError::new(code, message)).into_response()
+    HttpError::new(code, message).into_response()
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
