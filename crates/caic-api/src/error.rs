@@ -18,6 +18,8 @@ pub enum ErrorCode {
     NotFound,
     /// 409: the resource is in a state that does not allow the action.
     Conflict,
+    /// 413: the request body is over the limit.
+    PayloadTooLarge,
     /// 500: something failed on the server.
     InternalError,
     /// 503: a dependency (container engine, ...) is not available.
@@ -33,6 +35,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::InternalError => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -45,8 +48,13 @@ impl ErrorCode {
 pub struct ErrorBody {
     /// Error class.
     pub code: ErrorCode,
-    /// Human-readable explanation, safe to show to a user.
+    /// Human-readable explanation, safe to show to a user. On a 5xx, a generic message:
+    /// the detail is in the server's log under `requestId`.
     pub message: String,
+    /// The request's id (also in the `X-Request-Id` header), on a 5xx: what to quote
+    /// to whoever reads the server's log.
+    #[serde(rename = "requestId", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The full error envelope returned by every failing API call.
@@ -68,6 +76,7 @@ impl ApiError {
             error: ErrorBody {
                 code,
                 message: message.into(),
+                request_id: None,
             },
             details: None,
         }

@@ -1,6 +1,8 @@
 //! GitHub's webhook source ranges (`hooks` in `GET {api}/meta`), refreshed in the
 //! background, with a cached copy on disk: a failed refresh keeps the last good list,
-//! so nobody is locked out because GitHub's API was unreachable.
+//! so nobody is locked out because GitHub's API was unreachable. caic's one fetcher of
+//! these ranges: the allowlist's `github` origin (S9) and the server's GitHub webhook
+//! check (S12) share one list.
 
 use crate::Error;
 use ipnet::IpNet;
@@ -12,6 +14,9 @@ use std::time::Duration;
 
 /// How often the ranges are refreshed by [`GitHubRanges::spawn_refresh`].
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(6 * 3600);
+/// How soon a failed refresh is tried again (at most [`GitHubRanges::spawn_refresh`]'s
+/// interval).
+pub const RETRY: Duration = Duration::from_secs(30);
 
 #[derive(Serialize, Deserialize)]
 struct Cache {
@@ -101,8 +106,8 @@ impl GitHubRanges {
         Ok(n)
     }
 
-    /// Refreshes now and then every `every`, logging failures; the task ends when the
-    /// handle is aborted.
+    /// Refreshes now and then every `every` ([`RETRY`] after a failure), logging each
+    /// attempt; the task ends when the handle is aborted.
     pub fn spawn_refresh(&self, api_url: String, every: Duration) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
@@ -111,14 +116,20 @@ impl GitHubRanges {
                 .build()
                 .unwrap_or_default();
             loop {
-                match this.refresh(&http, &api_url).await {
-                    Ok(n) => tracing::info!("GitHub hook ranges refreshed: {n} ranges"),
-                    Err(e) => tracing::warn!(
-                        "GitHub hook ranges not refreshed, keeping {} known ranges: {e}",
-                        this.read().len()
-                    ),
-                }
-                tokio::time::sleep(every).await;
+                let wait = match this.refresh(&http, &api_url).await {
+                    Ok(n) => {
+                        tracing::info!("GitHub hook ranges refreshed: {n} ranges");
+                        every
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "GitHub hook ranges not refreshed, keeping {} known ranges: {e}",
+                            this.read().len()
+                        );
+                        every.min(RETRY)
+                    }
+                };
+                tokio::time::sleep(wait).await;
             }
         })
     }

@@ -22,6 +22,7 @@ mod spawner;
 mod sync;
 pub mod task;
 mod watchers;
+mod webhook;
 
 pub use backend::{build_image, BackendConfig};
 /// The forge family, and the secret type under its older name (the same type as
@@ -38,3 +39,4 @@ pub use caller::Caller;
 pub use engine::{Engine, EngineConfig, Subscription};
 pub use error::{Error, Result};
 pub use ship::{ForgeConfig, GitHubAppConfig, UserTokens};
+pub use webhook::HookOutcome;

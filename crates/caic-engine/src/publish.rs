@@ -6,7 +6,7 @@ use crate::caller::Caller;
 use crate::engine::Engine;
 use crate::handle::Task;
 use crate::log::TaskMeta;
-use crate::ship::{failure_report, CiOutcome, Forge, WatchReport};
+use crate::ship::{failure_report, pull_info, CiOutcome, Forge, WatchReport};
 use crate::{Error, Result};
 use caic_api::{EventData, Prompt, PullInfo, SyncReq, SyncTarget, TaskState};
 use caic_forge::{ForgeKind, NewPull, Remote};
@@ -46,13 +46,12 @@ impl Engine {
             tracing::warn!(task = %meta.id, "token injection asked but no forge credential");
             return Vec::new();
         };
-        match remote.kind {
-            ForgeKind::GitHub => vec![
-                ("GH_TOKEN".into(), token.clone()),
-                ("GITHUB_TOKEN".into(), token),
-            ],
-            ForgeKind::GitLab => vec![("GITLAB_TOKEN".into(), token)],
-        }
+        remote
+            .kind
+            .token_env()
+            .iter()
+            .map(|name| (name.to_string(), token.clone()))
+            .collect()
     }
 
     /// After the task branch was pushed at `sha`: opens or finds its pull request and
@@ -63,10 +62,7 @@ impl Engine {
             (d.meta.clone(), d.result.clone(), d.pr.clone())
         };
         let remote = self.task_remote(&meta)?;
-        let forge_name = match remote.kind {
-            ForgeKind::GitHub => "GitHub",
-            ForgeKind::GitLab => "GitLab",
-        };
+        let forge_name = remote.kind.title();
         let tokens = self
             .inner
             .ship
@@ -103,7 +99,8 @@ impl Engine {
                 }
             };
             match forge.ensure_pull(&new).await {
-                Ok(p) => {
+                Ok((p, _)) => {
+                    let p = pull_info(&forge, p);
                     found = Some((forge, p));
                     break;
                 }
@@ -215,7 +212,7 @@ impl Engine {
         let Some(pr) = task.data.lock().unwrap().pr.clone() else {
             return;
         };
-        match self.inner.ship.merge(forge, &pr, sha).await {
+        match forge.merge(pr.number, sha).await {
             Ok(_) => task.emit(EventData::Log {
                 line: format!("merged pull request #{} (squash)", pr.number),
             }),
@@ -368,7 +365,7 @@ impl Engine {
 
     /// A webhook said CI changed for commit `sha`: polls its watches now. Returns how
     /// many tasks watch it.
-    pub fn ci_changed(&self, sha: &str) -> usize {
+    pub(crate) fn ci_changed(&self, sha: &str) -> usize {
         self.inner.ship.nudge(sha)
     }
 
@@ -388,7 +385,7 @@ impl Engine {
 
     /// A webhook said a pull request for `branch` exists: links it to the task that
     /// owns that branch. Returns the task id.
-    pub fn link_pull(
+    pub(crate) fn link_pull(
         &self,
         forge: ForgeKind,
         path: &str,
@@ -401,11 +398,7 @@ impl Engine {
             .into_iter()
             .find(|t| t.data.lock().unwrap().meta.branch == branch)?;
         let pr = PullInfo {
-            forge: match forge {
-                ForgeKind::GitHub => "github",
-                ForgeKind::GitLab => "gitlab",
-            }
-            .into(),
+            forge: forge.name().into(),
             number,
             url: url.to_string(),
         };
@@ -421,7 +414,7 @@ impl Engine {
     }
 
     /// The repo id whose `origin` is `forge` repository `path`, if caic manages it.
-    pub fn repo_of_remote(&self, forge: ForgeKind, path: &str) -> Option<String> {
+    pub(crate) fn repo_of_remote(&self, forge: ForgeKind, path: &str) -> Option<String> {
         self.repos().into_iter().find_map(|r| {
             let remote = self.inner.ship.remote(r.remote_url.as_deref()?)?;
             (remote.kind == forge && remote.path().eq_ignore_ascii_case(path)).then_some(r.path)
@@ -431,7 +424,7 @@ impl Engine {
     /// Starts a task from a forge issue or comment (webhook) for `caller` (the person who
     /// asked, when login is on) and posts a comment back on that issue when the agent's
     /// first turn ends.
-    pub async fn create_from_issue(
+    pub(crate) async fn create_from_issue(
         &self,
         caller: &Caller,
         forge: ForgeKind,

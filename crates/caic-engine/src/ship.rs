@@ -3,9 +3,7 @@
 //! credential from [`ForgeConfig`] and the task owner's login ([`UserTokens`]).
 
 use caic_api::{CiCheck, CiState, PullInfo};
-use caic_forge::{
-    CheckState, ForgeKind, GitHub, GitHubApp, GitLab, NewPull, RateLimiter, Remote, Secret,
-};
+use caic_forge::{CheckState, ForgeKind, GitHubApp, RateLimiter, Remote, Secret};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,60 +65,15 @@ pub trait UserTokens: Send + Sync {
     fn token_for(&self, owner: &str, forge: ForgeKind) -> Option<Secret>;
 }
 
-/// A REST client for the repository of one task's remote.
-#[derive(Clone)]
-pub(crate) enum Forge {
-    GitHub(GitHub),
-    GitLab(GitLab),
-}
+/// A forge client for the repository of one task's remote.
+pub(crate) type Forge = Arc<dyn caic_forge::Forge>;
 
-impl Forge {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Forge::GitHub(_) => "github",
-            Forge::GitLab(_) => "gitlab",
-        }
-    }
-
-    pub(crate) async fn ensure_pull(&self, new: &NewPull) -> caic_forge::Result<PullInfo> {
-        let (pr, _) = match self {
-            Forge::GitHub(f) => f.ensure_pull(new).await?,
-            Forge::GitLab(f) => f.ensure_merge_request(new).await?,
-        };
-        Ok(PullInfo {
-            forge: self.name().to_string(),
-            number: pr.number,
-            url: pr.url,
-        })
-    }
-
-    async fn checks(&self, sha: &str) -> caic_forge::Result<Vec<caic_forge::Check>> {
-        match self {
-            Forge::GitHub(f) => f.check_runs(sha).await,
-            Forge::GitLab(f) => f.checks(sha).await,
-        }
-    }
-
-    async fn failure_excerpt(&self, job: u64) -> caic_forge::Result<String> {
-        match self {
-            Forge::GitHub(f) => f.failure_excerpt(job).await,
-            Forge::GitLab(f) => f.failure_excerpt(job).await,
-        }
-    }
-
-    async fn merge(&self, number: u64, sha: &str) -> caic_forge::Result<Option<String>> {
-        match self {
-            Forge::GitHub(f) => f.merge_squash(number, sha).await.map(Some),
-            Forge::GitLab(f) => f.merge_squash(number, sha).await,
-        }
-    }
-
-    /// Posts a comment on issue `number`.
-    pub(crate) async fn comment(&self, number: u64, body: &str) -> caic_forge::Result<()> {
-        match self {
-            Forge::GitHub(f) => f.comment(number, body).await,
-            Forge::GitLab(f) => f.comment_issue(number, body).await,
-        }
+/// The API's description of pull request `pr` on `forge`.
+pub(crate) fn pull_info(forge: &Forge, pr: caic_forge::PullRequest) -> PullInfo {
+    PullInfo {
+        forge: forge.name().to_string(),
+        number: pr.number,
+        url: pr.url,
     }
 }
 
@@ -219,37 +172,13 @@ impl Ship {
         out
     }
 
-    /// A client for `remote` with `token`.
+    /// A client for `remote` with `token`, at the configured API root of its forge.
     pub(crate) fn client(&self, remote: &Remote, token: Secret) -> caic_forge::Result<Forge> {
-        Ok(match remote.kind {
-            ForgeKind::GitHub => {
-                let base = self
-                    .cfg
-                    .github_api
-                    .as_deref()
-                    .unwrap_or(caic_forge::GITHUB_API);
-                Forge::GitHub(GitHub::new(
-                    base,
-                    &remote.owner,
-                    &remote.repo,
-                    Some(token),
-                    self.limiter.clone(),
-                )?)
-            }
-            ForgeKind::GitLab => {
-                let base = self
-                    .cfg
-                    .gitlab_api
-                    .clone()
-                    .unwrap_or_else(|| remote.api_base());
-                Forge::GitLab(GitLab::new(
-                    &base,
-                    &remote.path(),
-                    Some(token),
-                    self.limiter.clone(),
-                )?)
-            }
-        })
+        let base = match remote.kind {
+            ForgeKind::GitHub => self.cfg.github_api.as_deref(),
+            ForgeKind::GitLab => self.cfg.gitlab_api.as_deref(),
+        };
+        caic_forge::connect(remote, base, Some(token), self.limiter.clone())
     }
 
     /// Replaces `task_id`'s watch (if any) by `handle` on `sha`.
@@ -453,16 +382,6 @@ impl Ship {
             }
         });
         self.set_watch(task_id, sha, nudge, handle);
-    }
-
-    /// Merges on green when configured.
-    pub(crate) async fn merge(
-        &self,
-        forge: &Forge,
-        pr: &PullInfo,
-        sha: &str,
-    ) -> caic_forge::Result<Option<String>> {
-        forge.merge(pr.number, sha).await
     }
 }
 

@@ -53,6 +53,9 @@ pub enum Error {
     /// A GitHub webhook came from outside GitHub's published hook ranges.
     #[error("webhook: source address {0} is not in GitHub's hook ranges")]
     AddressNotAllowed(IpAddr),
+    /// A verified webhook's body cannot be parsed.
+    #[error("webhook: {0}")]
+    BadPayload(String),
     /// A webhook delivery id was already processed.
     #[error("webhook: delivery {0} already processed")]
     Replayed(String),

@@ -9,6 +9,32 @@ pub enum ForgeKind {
     GitLab,
 }
 
+impl ForgeKind {
+    /// `github` or `gitlab`, as the API and the UI name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForgeKind::GitHub => "github",
+            ForgeKind::GitLab => "gitlab",
+        }
+    }
+
+    /// `GitHub` or `GitLab`, for messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            ForgeKind::GitHub => "GitHub",
+            ForgeKind::GitLab => "GitLab",
+        }
+    }
+
+    /// The environment variables the forge's CLI reads its token from.
+    pub fn token_env(self) -> &'static [&'static str] {
+        match self {
+            ForgeKind::GitHub => &["GH_TOKEN", "GITHUB_TOKEN"],
+            ForgeKind::GitLab => &["GITLAB_TOKEN"],
+        }
+    }
+}
+
 /// A repository on a forge, as named by a remote URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {

@@ -116,6 +116,7 @@ pub fn router(engine: Engine, auth: Arc<Auth>, hooks: Arc<Webhooks>) -> Router {
     .layer(axum::Extension(auth.clone()))
     .merge(webhooks::router(engine_for_hooks, auth, hooks))
     .layer(tower_http::trace::TraceLayer::new_for_http())
+    .layer(axum::middleware::from_fn(error::request_id))
 }
 
 /// The engine settings a config gives.
@@ -213,7 +214,6 @@ pub struct Server {
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     refresh: Option<tokio::task::JoinHandle<()>>,
-    hook_refresh: Option<tokio::task::JoinHandle<()>>,
     token_refresh: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -252,18 +252,19 @@ impl Server {
                 tracing::error!(error = %e, "building the base image");
             }
         });
+        let github_api = cfg
+            .forge
+            .github_api
+            .clone()
+            .unwrap_or_else(|| caic_forge::GITHUB_API.to_string());
         let hooks = Arc::new(Webhooks::new(
             cfg.forge.github_webhook_secret.clone(),
             cfg.forge.gitlab_webhook_secret.clone(),
-            cfg.forge
-                .github_api
-                .clone()
-                .unwrap_or_else(|| caic_forge::GITHUB_API.to_string()),
+            auth.github_ranges().clone(),
             cfg.forge.webhook_harness.clone(),
         ));
         let mut server = Server::serve_full(engine, auth.clone(), hooks.clone(), &addrs).await?;
-        server.refresh = auth.spawn_refresh();
-        server.hook_refresh = hooks.spawn_refresh();
+        server.refresh = auth.spawn_refresh(&github_api, hooks.wants_github_ranges());
         server.token_refresh = auth.spawn_token_refresh();
         Ok(server)
     }
@@ -348,7 +349,6 @@ impl Server {
             shutdown,
             tasks,
             refresh: None,
-            hook_refresh: None,
             token_refresh: None,
         })
     }
@@ -360,10 +360,7 @@ impl Server {
     pub async fn stop(self) {
         let deadline = tokio::time::Instant::now() + STOP_WITHIN;
         let _ = self.shutdown.send(true);
-        for r in [&self.refresh, &self.hook_refresh, &self.token_refresh]
-            .into_iter()
-            .flatten()
-        {
+        for r in [&self.refresh, &self.token_refresh].into_iter().flatten() {
             r.abort();
         }
         self.engine.shutdown(STOP_WITHIN.mul_f32(0.75)).await;

@@ -6,7 +6,7 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 /**
  * Machine-readable error class; each maps to one HTTP status.
  */
-export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "INTERNAL_ERROR" | "UNAVAILABLE";
+export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "INTERNAL_ERROR" | "UNAVAILABLE";
 
 /**
  * The `error` member of the envelope.
@@ -17,9 +17,15 @@ export type ErrorBody = {
  */
 code: ErrorCode, 
 /**
- * Human-readable explanation, safe to show to a user.
+ * Human-readable explanation, safe to show to a user. On a 5xx, a generic message:
+ * the detail is in the server's log under `requestId`.
  */
-message: string, };
+message: string, 
+/**
+ * The request's id (also in the `X-Request-Id` header), on a 5xx: what to quote
+ * to whoever reads the server's log.
+ */
+requestId?: string, };
 
 /**
  * The full error envelope returned by every failing API call.

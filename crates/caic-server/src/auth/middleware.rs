@@ -9,13 +9,13 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use caic_api::{ApiError, ErrorCode};
+use caic_api::ErrorCode;
 use caic_auth::cookie::{bearer_token, cookie_value, SESSION_COOKIE};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
-    HttpError(ApiError::new(code, message)).into_response()
+    HttpError::new(code, message).into_response()
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {

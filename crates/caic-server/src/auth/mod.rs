@@ -23,8 +23,6 @@ use std::sync::Arc;
 
 /// Where the GitHub hook ranges are cached between refreshes.
 pub const GITHUB_META_CACHE: &str = "github_meta.json";
-/// GitHub's API, for the `github` origin's ranges.
-pub const GITHUB_API: &str = "https://api.github.com";
 
 /// Everything the auth middleware and routes need, built once at startup.
 #[derive(Debug)]
@@ -32,7 +30,11 @@ pub struct Auth {
     login: Option<Login>,
     trusted_proxies: Vec<IpNet>,
     allowlist: Option<Allowlist>,
-    github_ranges: Option<GitHubRanges>,
+    /// GitHub's hook ranges: the allowlist's `github` origin and the GitHub webhook's
+    /// S12 check share this one list (and one refresh).
+    github_ranges: GitHubRanges,
+    /// Whether the allowlist has the `github` origin.
+    allow_github: bool,
     allowed_host: Option<String>,
     legacy_owners: BTreeMap<String, String>,
     github_token: Option<Secret>,
@@ -61,7 +63,8 @@ impl Auth {
             login: None,
             trusted_proxies: Vec::new(),
             allowlist: None,
-            github_ranges: None,
+            github_ranges: GitHubRanges::default(),
+            allow_github: false,
             allowed_host: None,
             legacy_owners: BTreeMap::new(),
             github_token: None,
@@ -90,15 +93,17 @@ impl Auth {
             tracing::info!("no OAuth provider configured: no login, every route open");
             None
         };
-        let (allowlist, github_ranges) = if a.allowlist_enabled() {
+        let github_ranges = GitHubRanges::with_cache(dir.join(GITHUB_META_CACHE));
+        let allowlist = if a.allowlist_enabled() {
             let geo = a.geoip_db.as_deref().map(GeoDb::open).transpose()?;
-            let ranges = GitHubRanges::with_cache(dir.join(GITHUB_META_CACHE));
-            let list = Allowlist::new(&a.effective_allow_origins(), ranges.clone(), geo)?;
-            let wants_github = list.origins().contains(&Origin::GitHub);
-            (Some(list), wants_github.then_some(ranges))
+            let list = Allowlist::new(&a.effective_allow_origins(), github_ranges.clone(), geo)?;
+            Some(list)
         } else {
-            (None, None)
+            None
         };
+        let allow_github = allowlist
+            .as_ref()
+            .is_some_and(|l| l.origins().contains(&Origin::GitHub));
         let allowed_host =
             match &a.external_url {
                 Some(u) => Some(url_host(u).ok_or_else(|| {
@@ -117,6 +122,7 @@ impl Auth {
             trusted_proxies: a.trusted_proxies.clone(),
             allowlist,
             github_ranges,
+            allow_github,
             allowed_host,
             legacy_owners: owners::legacy_owners(dir)?,
             github_token,
@@ -167,11 +173,21 @@ impl Auth {
         }))
     }
 
-    /// Starts refreshing GitHub's hook ranges when `allow_origins` has `github`.
-    pub fn spawn_refresh(&self) -> Option<tokio::task::JoinHandle<()>> {
-        self.github_ranges.as_ref().map(|r| {
-            r.spawn_refresh(
-                GITHUB_API.to_string(),
+    /// GitHub's hook ranges (cached in the config dir), for the GitHub webhook too.
+    pub fn github_ranges(&self) -> &GitHubRanges {
+        &self.github_ranges
+    }
+
+    /// Starts refreshing GitHub's hook ranges from `{github_api}/meta` when
+    /// `allow_origins` has `github` or `webhook` says the GitHub webhook needs them.
+    pub fn spawn_refresh(
+        &self,
+        github_api: &str,
+        webhook: bool,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        (self.allow_github || webhook).then(|| {
+            self.github_ranges.spawn_refresh(
+                github_api.to_string(),
                 caic_auth::github_meta::DEFAULT_REFRESH,
             )
         })

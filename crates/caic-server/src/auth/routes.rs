@@ -17,7 +17,7 @@ use std::sync::Arc;
 use utoipa::IntoParams;
 
 fn err(code: ErrorCode, message: impl Into<String>) -> Response {
-    HttpError(ApiError::new(code, message)).into_response()
+    HttpError::new(code, message).into_response()
 }
 
 /// A 302 to `location` setting `cookies`.
@@ -73,7 +73,7 @@ pub async fn start(
                 client.https,
             )],
         ),
-        Err(e) => err(ErrorCode::InternalError, e.to_string()),
+        Err(e) => HttpError::from(e).into_response(),
     }
 }
 
@@ -140,15 +140,8 @@ pub async fn callback(
             redirect(&format!("/?{to}"), &[clear_state])
         }
         Err(e) => {
-            use caic_auth::Error as E;
-            let code = match &e {
-                E::State(_) => ErrorCode::BadRequest,
-                E::NotAllowed(_) => ErrorCode::Forbidden,
-                E::Provider { .. } | E::Http(_) => ErrorCode::Unavailable,
-                _ => ErrorCode::InternalError,
-            };
             tracing::warn!(ip = %client.ip, "login failed: {e}");
-            let mut resp = err(code, e.to_string());
+            let mut resp = HttpError::from(e).into_response();
             if let Ok(v) = HeaderValue::from_str(&clear_state) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
