@@ -81,7 +81,7 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
     assert_eq!(v["pr"]["number"], 1, "{v}");
     let sha1 = v["commit"].as_str().unwrap().to_string();
     {
-        let st = gh.lock().unwrap();
+        let st = gh.lock();
         assert_eq!(st.pulls.len(), 1);
         let pull = &st.pulls[0];
         assert_eq!(pull["title"], task["title"]);
@@ -99,7 +99,7 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
     assert_eq!(t["ci"]["state"], "pending", "{t}");
 
     // CI: one check passes, one runs, then fails.
-    gh.lock().unwrap().check_runs.insert(
+    gh.lock().check_runs.insert(
         sha1.clone(),
         vec![
             check_run(10, "build", "completed", Some("success")),
@@ -111,8 +111,8 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
         .await?;
     assert_eq!(t["ci"]["total"], 2, "{t}");
     assert_eq!(t["ci"]["checks"][0]["state"], "passed", "{t}");
-    gh.lock().unwrap().logs.insert(11, FAILING_LOG.to_string());
-    gh.lock().unwrap().check_runs.insert(
+    gh.lock().logs.insert(11, FAILING_LOG.to_string());
+    gh.lock().check_runs.insert(
         sha1.clone(),
         vec![
             check_run(10, "build", "completed", Some("success")),
@@ -159,14 +159,11 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
         ),
         sha2
     );
-    assert_eq!(gh.lock().unwrap().pulls.len(), 1, "a second PR was opened");
+    assert_eq!(gh.lock().pulls.len(), 1, "a second PR was opened");
 
     // Green: the PR is squash-merged (opt-in setting) at the commit CI checked.
-    gh.lock()
-        .unwrap()
-        .heads
-        .insert(branch.clone(), sha2.clone());
-    gh.lock().unwrap().check_runs.insert(
+    gh.lock().heads.insert(branch.clone(), sha2.clone());
+    gh.lock().check_runs.insert(
         sha2.clone(),
         vec![
             check_run(20, "build", "completed", Some("success")),
@@ -176,13 +173,13 @@ async fn github_pr_ci_failure_to_agent_repush_green_and_merge() -> Result<()> {
     caic.wait_task(&id, "CI passed", TURN, |t| t["ci"]["state"] == "passed")
         .await?;
     let deadline = Instant::now() + TURN;
-    while gh.lock().unwrap().pulls[0]["merged"] != true {
+    while gh.lock().pulls[0]["merged"] != true {
         assert!(Instant::now() < deadline, "not merged\n{}", caic.log_tail());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Polite polling: never two API calls with this token less than ~1 s apart.
-    let st = gh.lock().unwrap();
+    let st = gh.lock();
     let times: Vec<Instant> = st
         .requests
         .iter()
@@ -214,13 +211,13 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
     assert_eq!(status, 200, "{v}\n{}", caic.log_tail());
     assert_eq!(v["pr"]["forge"], "gitlab", "{v}");
     let iid = v["pr"]["number"].as_u64().unwrap();
-    assert_eq!(gl.lock().unwrap().mrs.len(), 1);
+    assert_eq!(gl.lock().mrs.len(), 1);
     let sha = v["commit"].as_str().unwrap().to_string();
 
     // Sync again: the existing MR is found, not opened twice.
     let (_, v2) = caic.post(&format!("/api/v1/tasks/{id}/sync"), "{}").await?;
     assert_eq!(v2["pr"]["number"], iid, "{v2}");
-    assert_eq!(gl.lock().unwrap().mrs.len(), 1, "a second MR was opened");
+    assert_eq!(gl.lock().mrs.len(), 1, "a second MR was opened");
 
     let status = |id: u64, name: &str, s: &str| {
         json!({"id": id, "sha": sha, "ref": "x", "status": s, "name": name,
@@ -228,7 +225,6 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
                "allow_failure": false})
     };
     gl.lock()
-        .unwrap()
         .statuses
         .insert(sha.clone(), vec![status(31, "lint", "running")]);
     caic.wait_task(&id, "pipeline running", TURN, |t| {
@@ -236,7 +232,6 @@ async fn gitlab_merge_request_and_pipeline_status() -> Result<()> {
     })
     .await?;
     gl.lock()
-        .unwrap()
         .statuses
         .insert(sha.clone(), vec![status(31, "lint", "success")]);
     let t = caic
@@ -278,7 +273,7 @@ async fn ci_watch_resumes_after_a_server_restart() -> Result<()> {
         .await?;
     // caic dies while CI runs; CI finishes while it is down.
     caic.kill().await;
-    gh.lock().unwrap().check_runs.insert(
+    gh.lock().check_runs.insert(
         sha.clone(),
         vec![check_run(40, "test", "completed", Some("success"))],
     );
@@ -409,7 +404,7 @@ async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refu
     let world = World::new();
     let (key, public) = rsa_pair(world.tmp.path());
     {
-        let mut st = gh.lock().unwrap();
+        let mut st = gh.lock();
         st.app_id = "424242".into();
         st.app_public_pem = public;
     }
@@ -434,7 +429,7 @@ async fn github_app_token_opens_the_pull_request_when_the_personal_token_is_refu
     let (status, v) = caic.post(&format!("/api/v1/tasks/{id}/sync"), "{}").await?;
     assert_eq!(status, 200, "{v}\n{}", caic.log_tail());
     assert_eq!(v["pr"]["number"], 1, "{v}\n{}", caic.log_tail());
-    let st = gh.lock().unwrap();
+    let st = gh.lock();
     assert_eq!(st.tokens_issued, 1);
     let exchange = st
         .requests

@@ -80,7 +80,7 @@ fn rand_id() -> u128 {
 #[tokio::test(flavor = "multi_thread")]
 async fn s11_s12_github_webhook_verified_before_parsing_and_only_from_hook_ranges() -> Result<()> {
     let (api, gh) = mock::github(GH_TOKEN).await;
-    gh.lock().unwrap().hooks = vec!["127.0.0.0/8".into()];
+    gh.lock().hooks = vec!["127.0.0.0/8".into()];
     let world = World::new();
     world.write_config(&format!(
         "[forge]\ngithub_api = \"{api}\"\ngithub_webhook_secret = \"{DOC_SECRET}\"\n"
@@ -165,7 +165,7 @@ async fn s11_s12_github_webhook_verified_before_parsing_and_only_from_hook_range
 
     // S12: with GitHub's real ranges, a delivery from this machine is refused, even
     // correctly signed.
-    gh.lock().unwrap().hooks = vec!["192.30.252.0/22".into(), "185.199.108.0/22".into()];
+    gh.lock().hooks = vec!["192.30.252.0/22".into(), "185.199.108.0/22".into()];
     let caic = Caic::start(&world).await?;
     let deadline = Instant::now() + TURN;
     while !caic.log_tail().contains("GitHub hook ranges") {
@@ -198,7 +198,7 @@ async fn s11_s12_github_webhook_verified_before_parsing_and_only_from_hook_range
 #[tokio::test(flavor = "multi_thread")]
 async fn github_webhooks_update_ci_link_pulls_and_start_tasks_from_issues() -> Result<()> {
     let (api, gh) = mock::github(GH_TOKEN).await;
-    gh.lock().unwrap().hooks = vec!["127.0.0.0/8".into()];
+    gh.lock().hooks = vec!["127.0.0.0/8".into()];
     let world = World::new();
     let full = format!("acme/{}", world.repo_id);
     world.forge_origin(&format!("https://github.com/{full}.git"));
@@ -220,7 +220,7 @@ async fn github_webhooks_update_ci_link_pulls_and_start_tasks_from_issues() -> R
     caic.wait_task(&id, "first poll", TURN, |t| t["ci"]["sha"] == sha.as_str())
         .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    gh.lock().unwrap().check_runs.insert(
+    gh.lock().check_runs.insert(
         sha.clone(),
         vec![
             json!({"id": 5, "name": "ci", "head_sha": sha, "status": "completed",
@@ -279,7 +279,7 @@ async fn github_webhooks_update_ci_link_pulls_and_start_tasks_from_issues() -> R
     assert_eq!(t["title"], "Add a changelog");
     let deadline = Instant::now() + TURN;
     loop {
-        let comments = gh.lock().unwrap().comments.clone();
+        let comments = gh.lock().comments.clone();
         if let Some((n, body)) = comments.first() {
             assert_eq!(*n, 12);
             assert!(body.contains(&id3), "{body}");
@@ -349,12 +349,12 @@ async fn s11_gitlab_webhook_token_and_pipeline_events() -> Result<()> {
     caic.wait_task(&id, "first poll", TURN, |t| t["ci"]["sha"] == sha.as_str())
         .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    gl.lock().unwrap().statuses.insert(
+    gl.lock().statuses.insert(
         sha.clone(),
         vec![json!({"id": 8, "sha": sha, "ref": "x", "status": "failed", "name": "test",
             "target_url": format!("https://gitlab.com/{project}/-/jobs/8"), "allow_failure": false})],
     );
-    gl.lock().unwrap().traces.insert(
+    gl.lock().traces.insert(
         8,
         "$ make test\nFAIL: b.txt must end with a newline\n".into(),
     );

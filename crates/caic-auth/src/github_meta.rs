@@ -6,10 +6,11 @@
 
 use crate::Error;
 use ipnet::IpNet;
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the ranges are refreshed by [`GitHubRanges::spawn_refresh`].
@@ -102,7 +103,7 @@ impl GitHubRanges {
                 tracing::warn!("GitHub hook ranges cache: {e}");
             }
         }
-        *self.ranges.write().unwrap_or_else(|e| e.into_inner()) = meta.hooks;
+        *self.ranges.write() = meta.hooks;
         Ok(n)
     }
 
@@ -134,8 +135,8 @@ impl GitHubRanges {
         })
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<IpNet>> {
-        self.ranges.read().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> parking_lot::RwLockReadGuard<'_, Vec<IpNet>> {
+        self.ranges.read()
     }
 }
 

@@ -74,11 +74,7 @@ impl Engine {
         let writer = log::Writer::create(&self.logs_dir(), &header)?;
         let data = TaskData::new(meta, info.context_window, now);
         let task = Task::new(data, Some(writer));
-        self.inner
-            .tasks
-            .lock()
-            .unwrap()
-            .insert(id.clone(), task.clone());
+        self.inner.tasks.lock().insert(id.clone(), task.clone());
         self.notify();
         let engine = self.clone();
         self.spawn(async move {
@@ -101,7 +97,6 @@ impl Engine {
         self.inner
             .allocators
             .lock()
-            .unwrap()
             .entry(repo.id.clone())
             .or_insert_with(|| Arc::new(caic_git::BranchAllocator::new(&repo.abs_path)))
             .clone()
@@ -177,7 +172,7 @@ impl Engine {
         self.spawn(async move {
             let _op = task.ops.lock().await;
             session::detach(&task).await;
-            let container = task.data.lock().unwrap().container.clone();
+            let container = task.data.lock().container.clone();
             let res = match container {
                 Some(c) => engine.inner.backend.stop_container(&c).await,
                 None => Ok(()),
@@ -200,7 +195,7 @@ impl Engine {
     pub async fn revive(&self, caller: &Caller, id: &str) -> Result<()> {
         let task = self.task_for(caller, id)?;
         self.check(&task, Action::Revive, "revive")?;
-        let Some(container) = task.data.lock().unwrap().container.clone() else {
+        let Some(container) = task.data.lock().container.clone() else {
             return Err(Error::Conflict {
                 state: task.state(),
                 action: "revive (no container)",
@@ -243,7 +238,7 @@ impl Engine {
 
     pub(crate) async fn finish_purge(&self, task: &Arc<Task>) {
         session::detach(task).await;
-        let container = task.data.lock().unwrap().container.clone();
+        let container = task.data.lock().container.clone();
         let res = match container {
             Some(c) => self.inner.backend.remove_container(&c).await,
             None => Ok(()),
@@ -251,7 +246,7 @@ impl Engine {
         match res {
             Ok(()) => {
                 task.set_state(TaskState::Purged, None);
-                let mut log = task.log.lock().unwrap();
+                let mut log = task.log.lock();
                 if let Some(w) = log.as_mut() {
                     let _ = w.record(&Record::Trailer(log::Trailer {
                         state: TaskState::Purged,
@@ -296,11 +291,10 @@ impl Engine {
         let container = task
             .data
             .lock()
-            .unwrap()
             .container
             .clone()
             .ok_or_else(|| Error::Internal("task has no container".into()))?;
-        let workdir = workdir(&task.data.lock().unwrap().meta.repo);
+        let workdir = workdir(&task.data.lock().meta.repo);
         let (diff, diff_stat) = self.inner.backend.diff(&container, &workdir).await?;
         Ok(DiffResp { diff, diff_stat })
     }

@@ -8,9 +8,10 @@ use crate::handle::Task;
 use caic_api::{Event, HarnessInfo, Repo, TaskState};
 use caic_git::RepoInfo;
 use caic_runtime::Runtime;
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 
 /// How the engine is set up.
@@ -108,7 +109,7 @@ impl Engine {
         if found.is_empty() {
             tracing::warn!(root = %root.display(), "no git repos found");
         }
-        let mut repos = self.inner.repos.lock().unwrap();
+        let mut repos = self.inner.repos.lock();
         repos.clear();
         for r in found {
             repos.insert(r.id.clone(), r);
@@ -118,7 +119,7 @@ impl Engine {
 
     /// Repos tasks can start in, sorted by id.
     pub fn repos(&self) -> Vec<Repo> {
-        let repos = self.inner.repos.lock().unwrap();
+        let repos = self.inner.repos.lock();
         let mut out: Vec<Repo> = repos
             .values()
             .map(|r| Repo {
@@ -158,11 +159,11 @@ impl Engine {
 
     /// The tasks `caller` may see, sorted by id (creation order).
     pub fn list(&self, caller: &Caller) -> Vec<caic_api::Task> {
-        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().unwrap().values().cloned().collect();
+        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().values().cloned().collect();
         tasks
             .iter()
             .filter_map(|t| {
-                let d = t.data.lock().unwrap();
+                let d = t.data.lock();
                 caller
                     .may_touch(d.meta.owner.as_deref())
                     .then(|| d.to_api())
@@ -172,12 +173,12 @@ impl Engine {
 
     /// One task.
     pub fn get(&self, caller: &Caller, id: &str) -> Result<caic_api::Task> {
-        Ok(self.task_for(caller, id)?.data.lock().unwrap().to_api())
+        Ok(self.task_for(caller, id)?.data.lock().to_api())
     }
 
     /// The user who owns task `id`, if it has one.
     pub fn owner(&self, id: &str) -> Option<String> {
-        self.task(id).ok()?.data.lock().unwrap().meta.owner.clone()
+        self.task(id).ok()?.data.lock().meta.owner.clone()
     }
 
     /// Gives tasks that have no recorded owner the one `owners` names (task id -> user
@@ -187,7 +188,7 @@ impl Engine {
         let mut n = 0;
         for (id, user) in owners {
             if let Ok(t) = self.task(id) {
-                let mut d = t.data.lock().unwrap();
+                let mut d = t.data.lock();
                 if d.meta.owner.is_none() {
                     d.meta.owner = Some(user.clone());
                     n += 1;
@@ -213,7 +214,6 @@ impl Engine {
         self.inner
             .tasks
             .lock()
-            .unwrap()
             .get(id)
             .cloned()
             .ok_or_else(|| Error::NotFound(id.to_string()))
@@ -223,7 +223,7 @@ impl Engine {
     /// belongs to someone else.
     pub(crate) fn task_for(&self, caller: &Caller, id: &str) -> Result<Arc<Task>> {
         let task = self.task(id)?;
-        let owner = task.data.lock().unwrap().meta.owner.clone();
+        let owner = task.data.lock().meta.owner.clone();
         if !caller.may_touch(owner.as_deref()) {
             tracing::warn!(task = %id, caller = ?caller, "refused: not the task's owner");
             return Err(Error::Forbidden(id.to_string()));
@@ -235,7 +235,6 @@ impl Engine {
         self.inner
             .repos
             .lock()
-            .unwrap()
             .get(id)
             .cloned()
             .ok_or_else(|| Error::BadRequest(format!("unknown repo {id:?}")))
@@ -248,7 +247,7 @@ impl Engine {
     /// The history so far and a receiver for what follows, taken atomically.
     pub fn subscribe(&self, caller: &Caller, id: &str) -> Result<Subscription> {
         let t = self.task_for(caller, id)?;
-        let d = t.data.lock().unwrap();
+        let d = t.data.lock();
         Ok(Subscription {
             history: d.history.clone(),
             live: t.events.subscribe(),
@@ -261,7 +260,7 @@ impl Engine {
     }
 
     pub(crate) fn harness_of(&self, task: &Task) -> Result<Arc<dyn caic_harness::Harness>> {
-        let name = task.data.lock().unwrap().meta.harness.clone();
+        let name = task.data.lock().meta.harness.clone();
         caic_harness::by_name(&name)
             .ok_or_else(|| Error::Internal(format!("harness {name:?} is not available")))
     }

@@ -5,7 +5,8 @@ use crate::log::{self, Record};
 use crate::session::SessionHandle;
 use crate::task::TaskData;
 use caic_api::{Event, EventData, TaskState};
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// One task: its data, its event fan-out, its log and its live session.
@@ -31,18 +32,18 @@ impl Task {
     }
 
     pub(crate) fn id(&self) -> String {
-        self.data.lock().unwrap().meta.id.clone()
+        self.data.lock().meta.id.clone()
     }
 
     pub(crate) fn state(&self) -> TaskState {
-        self.data.lock().unwrap().state
+        self.data.lock().state
     }
 
     /// Appends an event that caic produced (not from the agent): logged as a record.
     pub(crate) fn emit(&self, data: EventData) {
         let now = now_ms();
-        let mut d = self.data.lock().unwrap();
-        if let Some(w) = self.log.lock().unwrap().as_mut() {
+        let mut d = self.data.lock();
+        if let Some(w) = self.log.lock().as_mut() {
             if let Err(e) = w
                 .tick(now)
                 .and_then(|_| w.record(&Record::Event(data.clone())))
@@ -62,8 +63,8 @@ impl Task {
         events: Vec<EventData>,
     ) -> Vec<Event> {
         let now = now_ms();
-        let mut d = self.data.lock().unwrap();
-        if let Some(w) = self.log.lock().unwrap().as_mut() {
+        let mut d = self.data.lock();
+        if let Some(w) = self.log.lock().as_mut() {
             if let Err(e) = w.raw(line, end_offset, now) {
                 tracing::error!(error = %e, "writing task log");
             }
@@ -79,7 +80,7 @@ impl Task {
 
     /// Records that a start phase ended now.
     pub(crate) fn phase(&self, set: impl FnOnce(&mut caic_api::StartupTimings, Option<u64>)) {
-        let mut d = self.data.lock().unwrap();
+        let mut d = self.data.lock();
         let ms = (now_ms() - d.meta.created_at).max(0) as u64;
         set(d.startup.get_or_insert_with(Default::default), Some(ms));
     }
@@ -87,8 +88,8 @@ impl Task {
     /// Moves to `state` and records it (with an error text for failures).
     pub(crate) fn set_state(&self, state: TaskState, error: Option<String>) {
         let now = now_ms();
-        let mut d = self.data.lock().unwrap();
-        if let Some(w) = self.log.lock().unwrap().as_mut() {
+        let mut d = self.data.lock();
+        if let Some(w) = self.log.lock().as_mut() {
             if let Err(e) = w
                 .tick(now)
                 .and_then(|_| w.record(&Record::State(state, error.clone())))

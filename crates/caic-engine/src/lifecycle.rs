@@ -13,7 +13,7 @@ use std::sync::Arc;
 impl Engine {
     /// Runs a new task from `pending` to its first prompt sent.
     pub(crate) async fn provision(&self, task: &Arc<Task>, prompt: Prompt) -> Result<()> {
-        let meta = task.data.lock().unwrap().meta.clone();
+        let meta = task.data.lock().meta.clone();
         let repo = self.repo_for(&meta.repo)?;
         let t0 = std::time::Instant::now();
         task.set_state(TaskState::Branching, None);
@@ -48,7 +48,7 @@ impl Engine {
                 .backend
                 .create_container(&meta.id, &meta.harness, &name)
                 .await?;
-            task.data.lock().unwrap().container = Some(name.clone());
+            task.data.lock().container = Some(name.clone());
             task.phase(|t, ms| t.container_ms = ms);
             self.notify();
             Ok::<_, Error>(name)
@@ -91,7 +91,7 @@ impl Engine {
     pub(crate) async fn start_segment(&self, task: &Arc<Task>, resume: bool) -> Result<()> {
         session::detach(task).await;
         let (meta, container, segment, relay_started, session_id) = {
-            let d = task.data.lock().unwrap();
+            let d = task.data.lock();
             (
                 d.meta.clone(),
                 d.container.clone(),
@@ -111,8 +111,8 @@ impl Engine {
                 started_at: now_ms(),
             };
             let writer = log::Writer::create(&self.logs_dir(), &header)?;
-            let mut d = task.data.lock().unwrap();
-            let mut log = task.log.lock().unwrap();
+            let mut d = task.data.lock();
+            let mut log = task.log.lock();
             if let Some(old) = log.as_mut() {
                 let _ = old.record(&Record::Trailer(log::Trailer {
                     state: d.state,
@@ -156,9 +156,9 @@ impl Engine {
             )
             .await?;
         {
-            let mut d = task.data.lock().unwrap();
+            let mut d = task.data.lock();
             d.relay_started = true;
-            if let Some(w) = task.log.lock().unwrap().as_mut() {
+            if let Some(w) = task.log.lock().as_mut() {
                 w.record(&Record::RelayStarted(relay.clone()))?;
             }
         }

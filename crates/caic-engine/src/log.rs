@@ -476,10 +476,10 @@ mod tests {
     /// Runs `f` with its tracing output captured.
     fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
         #[derive(Clone, Default)]
-        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        struct Buf(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
         impl std::io::Write for Buf {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
+                self.0.lock().extend_from_slice(b);
                 Ok(b.len())
             }
             fn flush(&mut self) -> std::io::Result<()> {
@@ -493,7 +493,7 @@ mod tests {
             .with_writer(move || out.clone())
             .finish();
         let r = tracing::subscriber::with_default(sub, f);
-        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        let text = String::from_utf8_lossy(&buf.0.lock()).into_owned();
         (r, text)
     }
 

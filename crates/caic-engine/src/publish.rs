@@ -58,7 +58,7 @@ impl Engine {
     /// starts watching CI. Problems are reported on the task, never fail the push.
     pub(crate) async fn after_push(&self, task: &Arc<Task>, sha: &str) -> Option<PullInfo> {
         let (meta, result, known) = {
-            let d = task.data.lock().unwrap();
+            let d = task.data.lock();
             (d.meta.clone(), d.result.clone(), d.pr.clone())
         };
         let remote = self.task_remote(&meta)?;
@@ -136,7 +136,7 @@ impl Engine {
                 url: pr.url.clone(),
             });
         }
-        let ci = task.data.lock().unwrap().ci.clone();
+        let ci = task.data.lock().ci.clone();
         let id = task.id();
         match ci {
             Some(c) if c.sha == sha && c.state == caic_api::CiState::Failed => {
@@ -189,7 +189,7 @@ impl Engine {
                         engine.merge_on_green(&task, &forge, &sha).await;
                     }
                     WatchReport::Done(CiOutcome::Failed(checks), forge) => {
-                        let pr = task.data.lock().unwrap().pr.clone();
+                        let pr = task.data.lock().pr.clone();
                         let text = failure_report(&forge, &sha, pr.as_ref(), &checks).await;
                         engine.inner.ship.set_failure(&id, Some(text.clone()));
                         task.emit(EventData::Log {
@@ -209,7 +209,7 @@ impl Engine {
         if !self.inner.ship.cfg.merge_on_green {
             return;
         }
-        let Some(pr) = task.data.lock().unwrap().pr.clone() else {
+        let Some(pr) = task.data.lock().pr.clone() else {
             return;
         };
         match forge.merge(pr.number, sha).await {
@@ -227,11 +227,11 @@ impl Engine {
     /// Resumes following CI for tasks whose last pushed commit was still pending when
     /// the server stopped (watches live in memory; the task log kept the commit).
     pub async fn resume_ci_watches(&self) -> usize {
-        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().unwrap().values().cloned().collect();
+        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().values().cloned().collect();
         let mut n = 0;
         for task in tasks {
             let (meta, ci, state) = {
-                let d = task.data.lock().unwrap();
+                let d = task.data.lock();
                 (d.meta.clone(), d.ci.clone(), d.state)
             };
             let Some(ci) = ci.filter(|c| c.state == caic_api::CiState::Pending) else {
@@ -372,11 +372,11 @@ impl Engine {
     /// The tasks whose repo's `origin` is `forge` repository `path` (`owner/repo`, or
     /// GitLab's project path), compared case-insensitively.
     fn tasks_of_remote(&self, forge: ForgeKind, path: &str) -> Vec<Arc<Task>> {
-        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().unwrap().values().cloned().collect();
+        let tasks: Vec<Arc<Task>> = self.inner.tasks.lock().values().cloned().collect();
         tasks
             .into_iter()
             .filter(|t| {
-                let meta = t.data.lock().unwrap().meta.clone();
+                let meta = t.data.lock().meta.clone();
                 self.task_remote(&meta)
                     .is_some_and(|r| r.kind == forge && r.path().eq_ignore_ascii_case(path))
             })
@@ -396,13 +396,13 @@ impl Engine {
         let task = self
             .tasks_of_remote(forge, path)
             .into_iter()
-            .find(|t| t.data.lock().unwrap().meta.branch == branch)?;
+            .find(|t| t.data.lock().meta.branch == branch)?;
         let pr = PullInfo {
             forge: forge.name().into(),
             number,
             url: url.to_string(),
         };
-        if task.data.lock().unwrap().pr.as_ref() != Some(&pr) {
+        if task.data.lock().pr.as_ref() != Some(&pr) {
             task.emit(EventData::Pr {
                 forge: pr.forge,
                 number,
@@ -487,7 +487,7 @@ impl Engine {
         let Ok(task) = self.task(id) else {
             return;
         };
-        let meta = task.data.lock().unwrap().meta.clone();
+        let meta = task.data.lock().meta.clone();
         let Some(remote) = self.task_remote(&meta) else {
             return;
         };

@@ -109,12 +109,7 @@ pub(crate) async fn reload(engine: &Engine) -> Result<()> {
         let state = data.state;
         let relay_started = data.relay_started;
         let task = Task::new(data, writer);
-        engine
-            .inner
-            .tasks
-            .lock()
-            .unwrap()
-            .insert(id.clone(), task.clone());
+        engine.inner.tasks.lock().insert(id.clone(), task.clone());
         match container {
             _ if state == TaskState::Purged => {}
             None => {

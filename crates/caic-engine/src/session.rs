@@ -22,7 +22,7 @@ pub(crate) fn relay_name(segment: u32) -> String {
 }
 
 /// The parser of a live session, shared by its read loop and its writer.
-type SharedParser = Arc<std::sync::Mutex<Box<dyn Parser>>>;
+type SharedParser = Arc<parking_lot::Mutex<Box<dyn Parser>>>;
 
 /// What the task keeps of its live session.
 pub(crate) struct SessionHandle {
@@ -55,8 +55,8 @@ pub(crate) async fn send_line(task: &Task, line: &str) -> Result<bool> {
     Ok(true)
 }
 
-fn lock(parser: &SharedParser) -> std::sync::MutexGuard<'_, Box<dyn Parser>> {
-    parser.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(parser: &SharedParser) -> parking_lot::MutexGuard<'_, Box<dyn Parser>> {
+    parser.lock()
 }
 
 /// What the parser asks for after the lines so far: its replies (added to `unsent`),
@@ -151,7 +151,7 @@ pub(crate) async fn spawn(
         .await?;
     let (mut reader, writer) = link.split();
     let writer = Arc::new(Mutex::new(Some(writer)));
-    let parser: SharedParser = Arc::new(std::sync::Mutex::new(parser));
+    let parser: SharedParser = Arc::new(parking_lot::Mutex::new(parser));
     let (stop_tx, mut stop_rx) = oneshot::channel();
     let (done_tx, done_rx) = oneshot::channel();
     *task.session.lock().await = Some(SessionHandle {
@@ -182,7 +182,6 @@ pub(crate) async fn spawn(
                         let first = task
                             .data
                             .lock()
-                            .unwrap()
                             .startup
                             .as_ref()
                             .is_some_and(|s| s.first_output_ms.is_none());
@@ -281,10 +280,10 @@ impl DiffTrigger {
         engine.clone().spawn(async move {
             loop {
                 again.store(false, SeqCst);
-                let workdir = crate::engine::workdir(&task.data.lock().unwrap().meta.repo);
+                let workdir = crate::engine::workdir(&task.data.lock().meta.repo);
                 match engine.inner.backend.numstat(&container, &workdir).await {
                     Ok(stat) => {
-                        let changed = task.data.lock().unwrap().diff_stat != stat;
+                        let changed = task.data.lock().diff_stat != stat;
                         if changed {
                             task.emit(EventData::DiffStat { diff_stat: stat });
                             engine.notify();
@@ -318,7 +317,7 @@ mod tests {
     }
 
     fn shared(p: Box<dyn Parser>) -> SharedParser {
-        Arc::new(std::sync::Mutex::new(p))
+        Arc::new(parking_lot::Mutex::new(p))
     }
 
     fn line(tool: &str, input: serde_json::Value) -> String {

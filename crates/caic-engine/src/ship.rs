@@ -4,8 +4,9 @@
 
 use caic_api::{CiCheck, CiState, PullInfo};
 use caic_forge::{CheckState, ForgeKind, GitHubApp, RateLimiter, Remote, Secret};
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -127,7 +128,7 @@ impl Ship {
     }
 
     pub(crate) fn set_user_tokens(&self, users: Arc<dyn UserTokens>) {
-        *self.users.lock().unwrap() = Some(users);
+        *self.users.lock() = Some(users);
     }
 
     /// Which forge repository a remote URL names, if any.
@@ -146,7 +147,7 @@ impl Ship {
     /// calls try the next one when a token is refused (a login token without write scope).
     pub(crate) async fn credentials(&self, owner: Option<&str>, remote: &Remote) -> Vec<Secret> {
         let mut out = Vec::new();
-        let user = self.users.lock().unwrap().clone();
+        let user = self.users.lock().clone();
         if let Some(t) = user
             .zip(owner)
             .and_then(|(u, owner)| u.token_for(owner, remote.kind))
@@ -189,7 +190,7 @@ impl Ship {
         nudge: Arc<Notify>,
         handle: tokio::task::JoinHandle<()>,
     ) {
-        let old = self.watches.lock().unwrap().insert(
+        let old = self.watches.lock().insert(
             task_id.to_string(),
             Watch {
                 sha: sha.to_string(),
@@ -206,14 +207,13 @@ impl Ship {
     pub(crate) fn watching(&self, task_id: &str, sha: &str) -> bool {
         self.watches
             .lock()
-            .unwrap()
             .get(task_id)
             .is_some_and(|w| w.sha == sha && !w.handle.is_finished())
     }
 
     /// Stops watching `task_id`.
     pub(crate) fn unwatch(&self, task_id: &str) {
-        if let Some(w) = self.watches.lock().unwrap().remove(task_id) {
+        if let Some(w) = self.watches.lock().remove(task_id) {
             w.handle.abort();
         }
     }
@@ -221,7 +221,7 @@ impl Ship {
     /// Polls now every watch on commit `sha` (a webhook said its CI changed). Returns
     /// how many watches it woke.
     pub(crate) fn nudge(&self, sha: &str) -> usize {
-        let w = self.watches.lock().unwrap();
+        let w = self.watches.lock();
         let mut n = 0;
         for watch in w.values().filter(|w| w.sha == sha) {
             watch.nudge.notify_one();
@@ -232,12 +232,12 @@ impl Ship {
 
     /// The last CI failure report of `task_id`, for "fix CI".
     pub(crate) fn failure(&self, task_id: &str) -> Option<String> {
-        self.failures.lock().unwrap().get(task_id).cloned()
+        self.failures.lock().get(task_id).cloned()
     }
 
     /// Remembers `task_id`'s last CI failure report.
     pub(crate) fn set_failure(&self, task_id: &str, text: Option<String>) {
-        let mut f = self.failures.lock().unwrap();
+        let mut f = self.failures.lock();
         match text {
             Some(t) => f.insert(task_id.to_string(), t),
             None => f.remove(task_id),

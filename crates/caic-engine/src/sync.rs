@@ -22,7 +22,7 @@ impl Engine {
         }
         let _op = task.ops.lock().await;
         let (meta, container) = {
-            let d = task.data.lock().unwrap();
+            let d = task.data.lock();
             (d.meta.clone(), d.container.clone())
         };
         let container = container.ok_or_else(|| Error::Internal("task has no container".into()))?;

@@ -200,7 +200,7 @@ mod mock_tests {
         assert!(private.starts_with(concat!("-----BEGIN RSA PRIVATE", " KEY-----")));
         let (base, gh) = mock::github("unused").await;
         {
-            let mut st = gh.lock().unwrap();
+            let mut st = gh.lock();
             st.app_id = "123456".into();
             st.app_public_pem = public;
         }
@@ -211,14 +211,14 @@ mod mock_tests {
         assert_eq!(format!("{token:?}"), "Secret(…0001)");
         // Cached: no second exchange for the same installation.
         assert_eq!(app.installation_token(99).await.unwrap(), token);
-        assert_eq!(gh.lock().unwrap().tokens_issued, 1);
+        assert_eq!(gh.lock().tokens_issued, 1);
         // Another installation gets its own token.
         assert_eq!(
             app.installation_token(7).await.unwrap().expose(),
             "ghs_installation7token0002"
         );
         // The request carried the app JWT, not a token.
-        let seen = gh.lock().unwrap().requests[0].clone();
+        let seen = gh.lock().requests[0].clone();
         assert_eq!(seen.path, "/app/installations/99/access_tokens");
         assert_eq!(seen.method, "POST");
         assert!(seen.auth.unwrap().starts_with("Bearer eyJ"));

@@ -163,8 +163,8 @@ mod tests {
         assert!(created);
         assert_eq!(f.find_pull("caic-1").await.unwrap(), Some(pr.clone()));
         f.comment(pr.number, "hello").await.unwrap();
-        assert_eq!(gh.lock().unwrap().comments, vec![(1, "hello".to_string())]);
-        gh.lock().unwrap().check_runs.insert(
+        assert_eq!(gh.lock().comments, vec![(1, "hello".to_string())]);
+        gh.lock().check_runs.insert(
             sha.clone(),
             vec![
                 json!({"id": 3, "name": "t", "status": "completed", "conclusion": "success",
@@ -186,10 +186,10 @@ mod tests {
         let (mr, created) = f.ensure_pull(&new_pull()).await.unwrap();
         assert!(created);
         assert_eq!(mr.head, "caic-1");
-        assert_eq!(gl.lock().unwrap().mrs.len(), 1);
+        assert_eq!(gl.lock().mrs.len(), 1);
         f.comment(4, "note").await.unwrap();
-        assert_eq!(gl.lock().unwrap().notes, vec![(4, "note".to_string())]);
-        gl.lock().unwrap().statuses.insert(
+        assert_eq!(gl.lock().notes, vec![(4, "note".to_string())]);
+        gl.lock().statuses.insert(
             sha.clone(),
             vec![json!({"id": 9, "name": "t", "status": "running", "target_url": null})],
         );

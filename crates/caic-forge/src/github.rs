@@ -297,8 +297,8 @@ mod tests {
         let (again, created) = c.ensure_pull(&new_pull()).await.unwrap();
         assert!(!created);
         assert_eq!(again, pr);
-        assert_eq!(gh.lock().unwrap().pulls.len(), 1);
-        let stored = gh.lock().unwrap().pulls[0].clone();
+        assert_eq!(gh.lock().pulls.len(), 1);
+        let stored = gh.lock().pulls[0].clone();
         assert_eq!(stored["title"], "Fix the flaky test");
         assert_eq!(stored["body"], "Made the test deterministic.");
         assert_eq!(stored["base"]["ref"], "main");
@@ -306,7 +306,7 @@ mod tests {
         let err = c.create_pull(&new_pull()).await.unwrap_err();
         assert!(matches!(err, Error::Status { status: 422, .. }), "{err}");
         // Every request carried the token as a bearer.
-        for seen in &gh.lock().unwrap().requests {
+        for seen in &gh.lock().requests {
             assert_eq!(
                 seen.auth.as_deref(),
                 Some(format!("Bearer {TOKEN}").as_str())
@@ -338,7 +338,7 @@ mod tests {
             CiStatus::None
         );
 
-        gh.lock().unwrap().check_runs.insert(
+        gh.lock().check_runs.insert(
             sha1.clone(),
             vec![
                 run(41, "lint", "completed", Some("success")),
@@ -352,7 +352,7 @@ mod tests {
             Some("https://github.com/o/r/actions/runs/7/job/42")
         );
 
-        gh.lock().unwrap().check_runs.insert(
+        gh.lock().check_runs.insert(
             sha1.clone(),
             vec![
                 run(41, "lint", "completed", Some("success")),
@@ -360,7 +360,6 @@ mod tests {
             ],
         );
         gh.lock()
-            .unwrap()
             .logs
             .insert(42, crate::excerpt::tests::LOG.to_string());
         let checks = c.check_runs(&sha1).await.unwrap();
@@ -380,7 +379,7 @@ mod tests {
         assert!(!excerpt.contains("Syncing repository"), "{excerpt}");
         assert!(!excerpt.contains("2024-01-15T"), "{excerpt}");
         // The pre-signed URL was fetched without the token.
-        assert_eq!(gh.lock().unwrap().presigned_auth, vec![None]);
+        assert_eq!(gh.lock().presigned_auth, vec![None]);
         // A job without a log is an error.
         assert!(matches!(
             c.job_log(99).await.unwrap_err(),
@@ -389,7 +388,7 @@ mod tests {
 
         // The fix is pushed: the new head passes.
         let sha2 = "2".repeat(40);
-        gh.lock().unwrap().check_runs.insert(
+        gh.lock().check_runs.insert(
             sha2.clone(),
             vec![
                 run(51, "lint", "completed", Some("success")),
@@ -403,7 +402,7 @@ mod tests {
         );
 
         // Merge (squash) only for the head caic saw.
-        let head = gh.lock().unwrap().pulls[0]["head"]["sha"]
+        let head = gh.lock().pulls[0]["head"]["sha"]
             .as_str()
             .unwrap()
             .to_string();
@@ -413,7 +412,7 @@ mod tests {
             c.merge_squash(pr.number, &head).await.unwrap(),
             "m".repeat(40)
         );
-        assert_eq!(gh.lock().unwrap().pulls[0]["merged"], true);
+        assert_eq!(gh.lock().pulls[0]["merged"], true);
         assert_eq!(c.find_pull("caic-3").await.unwrap(), None);
     }
 
@@ -425,12 +424,12 @@ mod tests {
         let a = client(&base, TOKEN, limiter.clone());
         let b = client(&base, TOKEN, limiter.clone());
         // The first answer is a secondary rate limit with Retry-After: 1.
-        gh.lock().unwrap().rate_limit_next = 1;
+        gh.lock().rate_limit_next = 1;
         let (ra, rb) = tokio::join!(a.find_pull("x"), b.find_pull("y"));
         ra.unwrap();
         rb.unwrap();
         a.check_runs(&"3".repeat(40)).await.unwrap();
-        let seen = gh.lock().unwrap().requests.clone();
+        let seen = gh.lock().requests.clone();
         assert_eq!(seen.len(), 4, "{seen:?}");
         for pair in seen.windows(2) {
             let gap = pair[1].at - pair[0].at;
@@ -442,7 +441,7 @@ mod tests {
 
         // A limit longer than caic waits inline is reported at once, not waited out.
         {
-            let mut st = gh.lock().unwrap();
+            let mut st = gh.lock();
             st.rate_limit_next = 1;
             st.retry_after = Some(3600);
         }

@@ -309,23 +309,23 @@ mod mock_tests {
         );
         let (again, created) = c.ensure_merge_request(&new_mr()).await.unwrap();
         assert_eq!((again, created), (mr, false));
-        assert_eq!(gl.lock().unwrap().mrs.len(), 1);
+        assert_eq!(gl.lock().mrs.len(), 1);
         assert_eq!(
-            gl.lock().unwrap().mrs[0]["description"],
+            gl.lock().mrs[0]["description"],
             "Made the test deterministic."
         );
         let err = c.create_merge_request(&new_mr()).await.unwrap_err();
         assert!(matches!(err, Error::Status { status: 409, .. }), "{err}");
 
         let sha = "a".repeat(40);
-        gl.lock().unwrap().pipelines.insert(
+        gl.lock().pipelines.insert(
             sha.clone(),
             vec![
                 json!({"id": 77, "iid": 3, "sha": sha, "ref": "caic-3", "status": "running",
                         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/pipelines/77")}),
             ],
         );
-        gl.lock().unwrap().statuses.insert(
+        gl.lock().statuses.insert(
             sha.clone(),
             vec![
                 status(700, "build", "success"),
@@ -342,14 +342,14 @@ mod mock_tests {
             CiStatus::Pending { done: 1, total: 2 }
         );
 
-        gl.lock().unwrap().statuses.insert(
+        gl.lock().statuses.insert(
             sha.clone(),
             vec![
                 status(700, "build", "success"),
                 status(701, "test", "failed"),
             ],
         );
-        gl.lock().unwrap().traces.insert(
+        gl.lock().traces.insert(
             701,
             "\u{1b}[0KRunning with gitlab-runner 16.0\n$ cargo test\ntest x ... FAILED\n\
              \u{1b}[31;1mERROR: Job failed: exit code 1\u{1b}[0;m\n"
@@ -370,7 +370,7 @@ mod mock_tests {
         assert!(!excerpt.contains('\u{1b}'), "{excerpt}");
 
         let sha2 = "b".repeat(40);
-        gl.lock().unwrap().statuses.insert(
+        gl.lock().statuses.insert(
             sha2.clone(),
             vec![
                 status(800, "build", "success"),

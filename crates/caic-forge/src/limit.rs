@@ -1,9 +1,9 @@
 //! Polite request pacing: at most one request per interval per credential, and backoff.
 
 use crate::secret::Secret;
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -42,7 +42,7 @@ impl RateLimiter {
     /// Waits for this credential's next slot and takes it (`None`: anonymous requests).
     pub async fn acquire(&self, credential: Option<&Secret>) {
         let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = self.next.lock();
             let now = Instant::now();
             let entry = next.entry(Self::key(credential)).or_insert(now);
             let slot = (*entry).max(now);
@@ -54,7 +54,7 @@ impl RateLimiter {
 
     /// Holds this credential's requests back until `until` (rate limit backoff).
     pub fn defer(&self, credential: Option<&Secret>, until: Instant) {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.next.lock();
         let entry = next.entry(Self::key(credential)).or_insert(until);
         *entry = (*entry).max(until);
     }

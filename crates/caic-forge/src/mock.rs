@@ -7,9 +7,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// One request as the mock saw it.
@@ -88,7 +89,7 @@ async fn gh_front(State(s): State<Gh>, req: Request, next: Next) -> Response {
         .map(String::from);
     let path = req.uri().path().to_string();
     let refusal = {
-        let mut st = s.lock().unwrap();
+        let mut st = s.lock();
         st.requests.push(Seen {
             at: Instant::now(),
             method: req.method().to_string(),
@@ -123,7 +124,7 @@ async fn gh_front(State(s): State<Gh>, req: Request, next: Next) -> Response {
 }
 
 fn gh_authorized(s: &Gh, headers: &HeaderMap) -> bool {
-    let want = format!("Bearer {}", s.lock().unwrap().token);
+    let want = format!("Bearer {}", s.lock().token);
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str())
 }
 
@@ -136,7 +137,7 @@ async fn gh_list_pulls(
     if !gh_authorized(&s, &headers) {
         return err(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
-    let st = s.lock().unwrap();
+    let st = s.lock();
     let state = q.get("state").map_or("open", String::as_str);
     let found: Vec<Value> = st
         .pulls
@@ -169,7 +170,7 @@ async fn gh_create_pull(
     ) else {
         return err(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
     };
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     if st
         .pulls
         .iter()
@@ -209,13 +210,7 @@ async fn gh_check_runs(
     if !gh_authorized(&s, &headers) {
         return err(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
-    let runs = s
-        .lock()
-        .unwrap()
-        .check_runs
-        .get(&sha)
-        .cloned()
-        .unwrap_or_default();
+    let runs = s.lock().check_runs.get(&sha).cloned().unwrap_or_default();
     Json(json!({ "total_count": runs.len(), "check_runs": runs })).into_response()
 }
 
@@ -227,7 +222,7 @@ async fn gh_job_logs(
     if !gh_authorized(&s, &headers) {
         return err(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
-    let st = s.lock().unwrap();
+    let st = s.lock();
     if !st.logs.contains_key(&job) {
         return err(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -236,7 +231,7 @@ async fn gh_job_logs(
 }
 
 async fn gh_presigned(State(s): State<Gh>, Path(job): Path<u64>, headers: HeaderMap) -> Response {
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -261,7 +256,7 @@ async fn gh_merge(
     if !gh_authorized(&s, &headers) {
         return err(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     let heads = st.heads.clone();
     let Some(pull) = st.pulls.iter_mut().find(|p| p["number"] == number) else {
         return err(StatusCode::NOT_FOUND, "Not Found");
@@ -299,7 +294,7 @@ async fn gh_comment(
     let Some(text) = body["body"].as_str() else {
         return err(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
     };
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     st.comments.push((number, text.to_string()));
     let id = st.comments.len() as u64;
     (
@@ -314,7 +309,7 @@ async fn gh_access_token(
     Path(installation): Path<u64>,
     headers: HeaderMap,
 ) -> Response {
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     let Some(jwt) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -372,7 +367,7 @@ async fn gh_access_token(
 }
 
 async fn gh_meta(State(s): State<Gh>) -> Response {
-    let hooks = s.lock().unwrap().hooks.clone();
+    let hooks = s.lock().hooks.clone();
     Json(json!({ "verifiable_password_authentication": false, "hooks": hooks, "web": [] }))
         .into_response()
 }
@@ -410,7 +405,7 @@ pub async fn github(token: &str) -> (String, Gh) {
         .layer(middleware::from_fn_with_state(state.clone(), gh_front))
         .with_state(state.clone());
     let base = serve(router).await;
-    state.lock().unwrap().base = base.clone();
+    state.lock().base = base.clone();
     (base, state)
 }
 
@@ -447,7 +442,7 @@ fn gl_err(status: StatusCode, message: Value) -> Response {
 /// GitLab takes `PRIVATE-TOKEN` or `Authorization: Bearer`, and the project as its
 /// URL-encoded path.
 fn gl_check(s: &Gl, headers: &HeaderMap, project: &str) -> Option<Response> {
-    let st = s.lock().unwrap();
+    let st = s.lock();
     let bearer = format!("Bearer {}", st.token);
     let ok = headers.get("private-token").and_then(|v| v.to_str().ok()) == Some(st.token.as_str())
         || headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(bearer.as_str());
@@ -466,7 +461,7 @@ async fn gl_list_mrs(
     if let Some(r) = gl_check(&s, &headers, &project) {
         return r;
     }
-    let st = s.lock().unwrap();
+    let st = s.lock();
     let found: Vec<Value> = st
         .mrs
         .iter()
@@ -502,7 +497,7 @@ async fn gl_create_mr(
             json!("400 Bad request - source_branch is missing"),
         );
     };
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     if let Some(m) = st
         .mrs
         .iter()
@@ -540,15 +535,7 @@ async fn gl_statuses(
     if let Some(r) = gl_check(&s, &headers, &project) {
         return r;
     }
-    Json(
-        s.lock()
-            .unwrap()
-            .statuses
-            .get(&sha)
-            .cloned()
-            .unwrap_or_default(),
-    )
-    .into_response()
+    Json(s.lock().statuses.get(&sha).cloned().unwrap_or_default()).into_response()
 }
 
 async fn gl_pipelines(
@@ -561,15 +548,7 @@ async fn gl_pipelines(
         return r;
     }
     let sha = q.get("sha").cloned().unwrap_or_default();
-    Json(
-        s.lock()
-            .unwrap()
-            .pipelines
-            .get(&sha)
-            .cloned()
-            .unwrap_or_default(),
-    )
-    .into_response()
+    Json(s.lock().pipelines.get(&sha).cloned().unwrap_or_default()).into_response()
 }
 
 async fn gl_trace(
@@ -580,7 +559,7 @@ async fn gl_trace(
     if let Some(r) = gl_check(&s, &headers, &project) {
         return r;
     }
-    match s.lock().unwrap().traces.get(&job) {
+    match s.lock().traces.get(&job) {
         Some(t) => ([("content-type", "text/plain")], t.clone()).into_response(),
         None => gl_err(StatusCode::NOT_FOUND, json!("404 Not found")),
     }
@@ -595,7 +574,7 @@ async fn gl_merge(
     if let Some(r) = gl_check(&s, &headers, &project) {
         return r;
     }
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     let Some(mr) = st.mrs.iter_mut().find(|m| m["iid"] == iid) else {
         return gl_err(StatusCode::NOT_FOUND, json!("404 Not found"));
     };
@@ -625,7 +604,7 @@ async fn gl_note(
     let Some(text) = body["body"].as_str() else {
         return gl_err(StatusCode::BAD_REQUEST, json!({"body": ["can't be blank"]}));
     };
-    let mut st = s.lock().unwrap();
+    let mut st = s.lock();
     st.notes.push((iid, text.to_string()));
     let id = st.notes.len() as u64;
     (
@@ -660,7 +639,7 @@ pub async fn gitlab(project: &str, token: &str) -> (String, Gl) {
         .route("/api/v4/projects/{id}/jobs/{job}/trace", get(gl_trace))
         .with_state(state.clone());
     let base = format!("{}/api/v4", serve(router).await);
-    state.lock().unwrap().base = base.clone();
+    state.lock().base = base.clone();
     (base, state)
 }
 

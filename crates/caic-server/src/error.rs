@@ -77,9 +77,7 @@ impl From<caic_engine::Error> for HttpError {
                 ApiError::new(ErrorCode::Conflict, e.to_string())
                     .with_details(serde_json::json!({ "state": state })),
             ),
-            E::EngineUnavailable(_) => {
-                HttpError::new(ErrorCode::Unavailable, e.to_string())
-            }
+            E::EngineUnavailable(_) => HttpError::new(ErrorCode::Unavailable, e.to_string()),
             _ => HttpError::internal(e),
         }
     }

@@ -384,8 +384,8 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
     use std::io::Write;
-    use std::sync::Mutex;
 
     /// Tracing output of `f`, as text.
     fn capture_logs(f: impl FnOnce()) -> String {
@@ -393,7 +393,7 @@ mod tests {
         struct Buf(Arc<Mutex<Vec<u8>>>);
         impl Write for Buf {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
+                self.0.lock().extend_from_slice(b);
                 Ok(b.len())
             }
             fn flush(&mut self) -> std::io::Result<()> {
@@ -407,7 +407,7 @@ mod tests {
             .with_writer(move || out.clone())
             .finish();
         tracing::subscriber::with_default(sub, f);
-        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        let text = String::from_utf8_lossy(&buf.0.lock()).into_owned();
         text
     }
 

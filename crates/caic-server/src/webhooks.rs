@@ -172,13 +172,11 @@ fn respond(outcome: HookOutcome) -> Response {
         HookOutcome::Ci { woken } if woken > 0 => answer(StatusCode::OK, "ci"),
         HookOutcome::Ci { .. } => answer(StatusCode::OK, "ignored"),
         HookOutcome::Linked { .. } => answer(StatusCode::OK, "linked"),
-        HookOutcome::Started { task, .. } => {
-            (
-                StatusCode::CREATED,
-                Json(json!({ "status": "started", "task": task })),
-            )
-                .into_response()
-        }
+        HookOutcome::Started { task, .. } => (
+            StatusCode::CREATED,
+            Json(json!({ "status": "started", "task": task })),
+        )
+            .into_response(),
         HookOutcome::Ignored { reason } => {
             tracing::debug!("webhook ignored: {reason}");
             answer(StatusCode::ACCEPTED, "ignored")

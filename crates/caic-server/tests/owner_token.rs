@@ -84,7 +84,7 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
         StatusCode::OK
     );
     let alice_token = github.issued_tokens()[0].clone();
-    gh.lock().unwrap().token = alice_token.clone();
+    gh.lock().token = alice_token.clone();
 
     let created = alice
         .post_json(
@@ -124,7 +124,6 @@ async fn s17_owner_login_token_opens_the_pull_request_and_reaches_the_agent() {
     assert_eq!(p.json()["pr"]["number"], 1, "{p:?}");
     let auths: Vec<String> = gh
         .lock()
-        .unwrap()
         .requests
         .iter()
         .filter_map(|r| r.auth.clone())
@@ -143,7 +142,7 @@ async fn webhook_started_task_belongs_to_the_person_who_asked() {
     let github = MockForge::start(Flavor::GitHub).await;
     let gitlab = MockForge::start(Flavor::GitLab).await;
     let (rest, gh) = caic_forge::mock::github("unused").await;
-    gh.lock().unwrap().hooks = vec!["127.0.0.0/8".into()];
+    gh.lock().hooks = vec!["127.0.0.0/8".into()];
     let auth = AuthConfig {
         external_url: Some(EXTERNAL.into()),
         oauth_allowed_users: vec!["alice".into(), "carol".into()],

@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 use crate::remote::ForgeKind;
 use crate::secret::Secret;
 use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 /// GitHub's signature header.
@@ -107,7 +107,7 @@ impl ReplayGuard {
 
     /// Records `delivery_id`; [`Error::Replayed`] if it was already seen.
     pub fn check(&self, delivery_id: &str) -> Result<()> {
-        let mut guard = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.seen.lock();
         let (set, order) = &mut *guard;
         if set.contains(delivery_id) {
             return Err(Error::Replayed(delivery_id.chars().take(64).collect()));

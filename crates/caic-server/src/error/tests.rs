@@ -1,9 +1,10 @@
 use super::*;
 use axum::routing::get;
 use axum::Router;
+use parking_lot::Mutex;
 use serde_json::Value;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The status and JSON body of a rendered error.
 async fn render(e: HttpError) -> (u16, Value) {
@@ -21,7 +22,7 @@ struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        self.0.lock().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -31,7 +32,7 @@ impl Write for Logs {
 
 impl Logs {
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        String::from_utf8_lossy(&self.0.lock()).into_owned()
     }
 }
 
