@@ -6,7 +6,7 @@
 
 use crate::auth::Auth;
 use crate::error::HttpError;
-use axum::body::{to_bytes, Body};
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,7 @@ use caic_auth::github_meta::GitHubRanges;
 use caic_engine::{Engine, ForgeKind, ForgeSecret, HookOutcome};
 use caic_forge::webhook::{self, Event};
 use caic_forge::ReplayGuard;
+use futures::StreamExt;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -24,6 +25,43 @@ use std::sync::Arc;
 /// The largest delivery accepted (GitHub caps payloads at 25 MB; the events caic acts
 /// on are far smaller).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// Past [`MAX_BODY`], how much more of a body is read and dropped, and for how long,
+/// before the 413 goes out: a sender still writing would otherwise see its connection
+/// reset instead of the answer.
+const DRAIN_MAX: usize = 32 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A delivery's body, at most [`MAX_BODY`] bytes; a larger one is a 413 (after draining
+/// what the sender still sends, within [`DRAIN_MAX`] and [`DRAIN_TIME`]).
+async fn read_body(body: Body) -> Result<Bytes, HttpError> {
+    let too_large = || {
+        HttpError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("webhook bodies are limited to {MAX_BODY} bytes"),
+        )
+    };
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| HttpError::bad_request(format!("reading the body: {e}")))?;
+        if buf.len() + chunk.len() > MAX_BODY {
+            let mut seen = buf.len() + chunk.len();
+            let _ = tokio::time::timeout(DRAIN_TIME, async {
+                while let Some(Ok(c)) = stream.next().await {
+                    seen += c.len();
+                    if seen > DRAIN_MAX {
+                        break;
+                    }
+                }
+            })
+            .await;
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
 
 /// Webhook settings and state.
 pub struct Webhooks {
@@ -138,12 +176,7 @@ async fn deliver(
         tracing::warn!(%ip, "{} webhook refused: {e}", forge.title());
         return Err(e.into());
     }
-    let body = to_bytes(body, MAX_BODY).await.map_err(|_| {
-        HttpError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("webhook bodies are limited to {MAX_BODY} bytes"),
-        )
-    })?;
+    let body = read_body(body).await?;
     if let Err(e) = webhook::verify(forge, secret, header, &body) {
         tracing::warn!(%ip, error = %e, "{} webhook refused", forge.title());
         return Err(e.into());
