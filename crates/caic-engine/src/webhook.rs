@@ -5,7 +5,7 @@
 use crate::caller::Caller;
 use crate::engine::Engine;
 use crate::Result;
-use caic_forge::webhook::{Event, Issue};
+use caic_forge::webhook::{Event, Issue, Repo};
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +52,6 @@ impl Engine {
         harness: &str,
         login: bool,
     ) -> Result<HookOutcome> {
-        let caller = |who: Option<String>| match who.filter(|_| login) {
-            Some(id) => Caller::User(id),
-            None => Caller::Anyone,
-        };
         match event {
             Event::Ping => Ok(HookOutcome::Pong),
             Event::CiChanged { sha } => Ok(HookOutcome::Ci {
@@ -75,22 +71,9 @@ impl Engine {
                 issue,
                 sender,
             } => {
-                if self.repo_of_remote(repo.forge, &repo.path).is_none() {
-                    return ignored(format!("caic has no repo with origin {}", repo.path));
-                }
                 let prompt = issue_prompt(&issue, None);
-                let requested_by = sender.map(|id| format!("{}:{id}", repo.forge.name()));
-                let task = self
-                    .create_from_issue(
-                        &caller(requested_by.clone()),
-                        repo.forge,
-                        &repo.path,
-                        issue.number,
-                        harness,
-                        prompt,
-                    )
-                    .await?;
-                Ok(HookOutcome::Started { task, requested_by })
+                self.start_from_issue(&repo, issue.number, sender, prompt, harness, login)
+                    .await
             }
             Event::Mentioned {
                 repo,
@@ -103,25 +86,39 @@ impl Engine {
                 if bot {
                     return ignored("comment by a bot");
                 }
-                if self.repo_of_remote(repo.forge, &repo.path).is_none() {
-                    return ignored(format!("caic has no repo with origin {}", repo.path));
-                }
                 let prompt = issue_prompt(&issue, Some(&comment));
-                let requested_by = author.map(|id| format!("{}:{id}", repo.forge.name()));
-                let task = self
-                    .create_from_issue(
-                        &caller(requested_by.clone()),
-                        repo.forge,
-                        &repo.path,
-                        issue.number,
-                        harness,
-                        prompt,
-                    )
-                    .await?;
-                Ok(HookOutcome::Started { task, requested_by })
+                self.start_from_issue(&repo, issue.number, author, prompt, harness, login)
+                    .await
             }
             Event::Ignored { reason } => ignored(reason),
         }
+    }
+}
+
+impl Engine {
+    /// Starts a task from issue `number` of `repo`, asked for by forge user `who`; with
+    /// `login` on, the task is theirs.
+    async fn start_from_issue(
+        &self,
+        repo: &Repo,
+        number: u64,
+        who: Option<u64>,
+        prompt: String,
+        harness: &str,
+        login: bool,
+    ) -> Result<HookOutcome> {
+        if self.repo_of_remote(repo.forge, &repo.path).is_none() {
+            return ignored(format!("caic has no repo with origin {}", repo.path));
+        }
+        let requested_by = who.map(|id| format!("{}:{id}", repo.forge.name()));
+        let caller = match requested_by.clone().filter(|_| login) {
+            Some(id) => Caller::User(id),
+            None => Caller::Anyone,
+        };
+        let task = self
+            .create_from_issue(&caller, repo.forge, &repo.path, number, harness, prompt)
+            .await?;
+        Ok(HookOutcome::Started { task, requested_by })
     }
 }
 

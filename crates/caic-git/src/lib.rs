@@ -24,8 +24,8 @@ mod error;
 mod numstat;
 mod push;
 mod scan;
-#[cfg(test)]
-mod testutil;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 
 pub use branch::{create_branch, has_base, list_branches, BranchAllocator, BRANCH_PREFIX};
 pub use bundle::{bundle_create, bundle_import, host_identity, FALLBACK_EMAIL, FALLBACK_NAME};

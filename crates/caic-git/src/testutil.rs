@@ -1,10 +1,11 @@
-//! Test helpers: real git repos in temp dirs.
+//! Test helpers: real git repos in temp dirs (feature `testutil`, for other crates'
+//! tests too).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A commit date far from "now", so tests control the ordering.
-pub(crate) const T0: i64 = 1_700_000_000;
+pub const T0: i64 = 1_700_000_000;
 
 /// A git command with a fixed identity and no system config.
 fn git_cmd(dir: &Path, args: &[&str]) -> Command {
@@ -25,7 +26,7 @@ fn git_cmd(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs git, panics on failure, returns trimmed stdout.
-pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = git_cmd(dir, args).output().expect("run git");
     assert!(
         out.status.success(),
@@ -37,14 +38,14 @@ pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Writes `path` (creating parents) in `dir`.
-pub(crate) fn write(dir: &Path, path: &str, content: impl AsRef<[u8]>) {
+pub fn write(dir: &Path, path: &str, content: impl AsRef<[u8]>) {
     let p = dir.join(path);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, content).unwrap();
 }
 
 /// Writes a file, stages everything and commits at time `t`; returns the commit.
-pub(crate) fn commit(dir: &Path, path: &str, content: &str, msg: &str, t: i64) -> String {
+pub fn commit(dir: &Path, path: &str, content: &str, msg: &str, t: i64) -> String {
     write(dir, path, content);
     git(dir, &["add", "-A"]);
     let date = format!("@{t} +0000");
@@ -62,16 +63,20 @@ pub(crate) fn commit(dir: &Path, path: &str, content: &str, msg: &str, t: i64) -
 }
 
 /// A bare `origin`, a `seed` clone used to push to it, and the user's `host` clone.
-pub(crate) struct Fixture {
+pub struct Fixture {
+    /// Holds the three repos; removed when dropped.
     pub tmp: tempfile::TempDir,
+    /// The bare remote.
     pub origin: PathBuf,
+    /// A clone that pushes to `origin`.
     pub seed: PathBuf,
+    /// The user's clone.
     pub host: PathBuf,
 }
 
 /// origin has `main` (README.md, src/lib.rs) and `dev`; `host` is a clone (origin/HEAD ->
 /// main) with its own identity in local config.
-pub(crate) fn fixture() -> Fixture {
+pub fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let origin = tmp.path().join("origin.git");
     let seed = tmp.path().join("seed");
@@ -108,7 +113,7 @@ pub(crate) fn fixture() -> Fixture {
 
 /// What a user sees of their checkout: HEAD, status, staged and unstaged diffs, index bytes.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Checkout {
+pub struct Checkout {
     head_ref: String,
     head: String,
     status: String,
@@ -118,7 +123,7 @@ pub(crate) struct Checkout {
 }
 
 /// Snapshot of a checkout, taken without refreshing the index.
-pub(crate) fn checkout_state(repo: &Path) -> Checkout {
+pub fn checkout_state(repo: &Path) -> Checkout {
     Checkout {
         head_ref: git(repo, &["symbolic-ref", "HEAD"]),
         head: git(repo, &["rev-parse", "HEAD"]),
@@ -130,7 +135,7 @@ pub(crate) fn checkout_state(repo: &Path) -> Checkout {
 }
 
 /// Makes the host checkout dirty: a staged change, an unstaged change, an untracked file.
-pub(crate) fn dirty(repo: &Path) {
+pub fn dirty(repo: &Path) {
     write(repo, "README.md", "hello\nstaged line\n");
     git(repo, &["add", "README.md"]);
     write(repo, "README.md", "hello\nstaged line\nunstaged line\n");
