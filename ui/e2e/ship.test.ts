@@ -231,7 +231,10 @@ test("push the branch: pull request link, CI pending, failed (logs to the agent)
   // Fix CI: the failure goes to the agent again; this time it fixes it, caic pushes the
   // fix, and CI passes on the new commit.
   await page.getByTestId("btn-fix-ci").click();
-  await count(handed, 2, { timeout: TURN });
+  // Turns that carry a handed failure, shown in full or folded to their summary line
+  // (the fix's push and CI can fold the first one away before this looks).
+  const handedTurns = page.getByTestId("turn").filter({ hasText: "CI failed on commit" });
+  await count(handedTurns, 2, { timeout: TURN });
   await hasText(page.getByTestId("ci-pill"), /^CI passed/, { timeout: TURN });
   await count(page.getByTestId("btn-fix-ci"), 0);
   const sha2 = head(bare, branch);
