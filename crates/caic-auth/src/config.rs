@@ -5,7 +5,7 @@ use crate::allowlist::Origin;
 use crate::oauth::Provider;
 use crate::{Error, Secret};
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::path::PathBuf;
 
 /// The default `allow_origins`.
@@ -40,7 +40,9 @@ pub struct AuthConfig {
     /// Who may log in (case-insensitive; `name` or `github:name` / `gitlab:name`);
     /// required with OAuth (S5).
     pub oauth_allowed_users: Vec<String>,
-    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed: CIDR blocks
+    /// or bare addresses (a single-address block).
+    #[serde(deserialize_with = "nets")]
     pub trusted_proxies: Vec<IpNet>,
     /// The IP allowlist; `None` means the default list.
     pub allow_origins: Option<Vec<String>>,
@@ -160,6 +162,25 @@ pub fn validate_config(cfg: &AuthConfig) -> Result<(), Error> {
     Ok(())
 }
 
+/// A CIDR block, or a bare IP address as a single-address block.
+pub fn parse_net(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    s.parse()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            parse_net(s).ok_or_else(|| {
+                serde::de::Error::custom(format!("{s:?} is not an IP address or CIDR block"))
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +294,14 @@ mod tests {
                 "gitlab_oauth":{"client_id":"i","client_secret":"s","url":"https://gl.example"}}"#,
         );
         assert_eq!(cfg.trusted_proxies[0].to_string(), "127.0.0.1/32");
+        // The README's example: bare addresses are single-address blocks.
+        let bare = toml_like(r#"{"trusted_proxies":["127.0.0.1", "::1", "10.0.0.0/8"]}"#);
+        let shown: Vec<String> = bare.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "::1/128", "10.0.0.0/8"]);
+        let e = serde_json::from_str::<AuthConfig>(r#"{"trusted_proxies":["proxy.lan"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"proxy.lan\" is not an IP address"), "{e}");
         assert_eq!(
             cfg.gitlab_oauth.as_ref().unwrap().url.as_deref(),
             Some("https://gl.example")

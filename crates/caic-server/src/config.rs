@@ -241,7 +241,10 @@ impl Config {
                 "CAIC_TRUSTED_PROXIES" => {
                     self.auth.trusted_proxies = list(&value)
                         .iter()
-                        .map(|s| parse_net(s).ok_or_else(|| bad(format!("{s:?} is not a CIDR"))))
+                        .map(|s| {
+                            caic_auth::config::parse_net(s)
+                                .ok_or_else(|| bad(format!("{s:?} is not a CIDR")))
+                        })
                         .collect::<Result<_, _>>()?
                 }
                 "CAIC_GITHUB_OAUTH_CLIENT_ID" => app(&mut self.auth.github_oauth).client_id = value,
@@ -386,13 +389,6 @@ fn list(value: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
-}
-
-/// A CIDR, or a bare IP as a single-address network.
-fn parse_net(s: &str) -> Option<ipnet::IpNet> {
-    s.parse()
-        .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// The OAuth app of a provider, created empty by the first env variable naming it
