@@ -301,7 +301,9 @@ impl Engine {
 }
 
 fn validate_prompt(p: &Prompt, supports_images: bool) -> Result<()> {
-    if p.text.trim().is_empty() && p.images.is_empty() {
+    // Whitespace, NUL and other control characters say nothing to an agent.
+    let blank = p.text.chars().all(|c| c.is_whitespace() || c.is_control());
+    if blank && p.images.is_empty() {
         return Err(Error::BadRequest("prompt is empty".into()));
     }
     if !p.images.is_empty() && !supports_images {
@@ -324,4 +326,25 @@ fn validate_prompt(p: &Prompt, supports_images: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(t: &str) -> Prompt {
+        Prompt {
+            text: t.into(),
+            images: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_prompt_of_only_blanks_or_control_characters_is_empty() {
+        for t in ["", "  \n\t", "\0\0", "\u{7}\u{1b}\r\n", "\u{0}  \u{85}"] {
+            let e = validate_prompt(&text(t), true).unwrap_err().to_string();
+            assert_eq!(e, "prompt is empty", "{t:?}");
+        }
+        assert!(validate_prompt(&text("\0fix it"), true).is_ok());
+    }
 }

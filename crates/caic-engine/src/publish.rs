@@ -269,11 +269,10 @@ impl Engine {
     /// ends ("fix CI").
     pub async fn fix_ci(&self, caller: &Caller, id: &str) -> Result<()> {
         let task = self.task_for(caller, id)?;
-        let text = self
-            .inner
-            .ship
-            .failure(id)
-            .ok_or_else(|| Error::BadRequest("no CI failure to fix for this task".into()))?;
+        let text = self.inner.ship.failure(id).ok_or_else(|| Error::Conflict {
+            state: task.state(),
+            action: "fix CI (no CI failure to fix)",
+        })?;
         if !task.state().is_live() {
             return Err(Error::Conflict {
                 state: task.state(),

@@ -125,6 +125,14 @@ async fn a_fake_task_runs_end_to_end_without_docker() {
     })
     .await;
 
+    // Nothing failed: there is nothing for "fix CI" to send (409, not 400).
+    match engine.fix_ci(ANY, &id).await {
+        Err(Error::Conflict { action, .. }) => {
+            assert!(action.contains("no CI failure"), "{action}")
+        }
+        other => panic!("fix CI with nothing to fix: {other:?}"),
+    }
+
     engine
         .input(
             ANY,

@@ -128,10 +128,12 @@ pub(crate) async fn check_branch_name(repo: &Path, name: &str) -> Result<()> {
 }
 
 /// Whether `base` names a branch a task can start from: `origin/<base>` or a local
-/// branch `<base>` (what [`create_branch`] accepts).
+/// branch `<base>` (what [`create_branch`] accepts). Only a valid branch name can:
+/// revision expressions (`main~1`, `main^{tree}`, `main@{1}`) never reach git's
+/// resolver (S28).
 pub async fn has_base(repo: impl AsRef<Path>, base: &str) -> Result<bool> {
     let repo = repo.as_ref();
-    if base.is_empty() || base.starts_with('-') {
+    if check_branch_name(repo, base).await.is_err() {
         return Ok(false);
     }
     for candidate in [
@@ -224,6 +226,27 @@ mod tests {
         assert!(has_base(&fx.host, "local-only").await.unwrap());
         for bad in ["feature-x", "", "-x", "origin/main"] {
             assert!(!has_base(&fx.host, bad).await.unwrap(), "{bad:?}");
+        }
+    }
+
+    /// S28: revision expressions are not branch names, even where git would resolve
+    /// them to a commit of `main`; they are refused without an error.
+    #[tokio::test]
+    async fn s28_revision_expressions_are_not_bases() {
+        let fx = fixture();
+        for expr in [
+            "main~1",
+            "main^0",
+            "main^{tree}",
+            "main^{blob}",
+            "main@{99}",
+            "main@{yesterday}",
+            "main:README.md",
+            "HEAD..main",
+            "main with space",
+            "main\u{7}",
+        ] {
+            assert!(!has_base(&fx.host, expr).await.unwrap(), "{expr:?}");
         }
     }
 
