@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: no such resource.
     NotFound,
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
     /// 409: the resource is in a state that does not allow the action.
     Conflict,
     /// 413: the request body is over the limit.
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::InternalError => 500,

@@ -34,6 +34,45 @@ pub async fn request_id(req: Request, next: Next) -> Response {
     resp
 }
 
+/// Middleware for the API and webhook routes: an error answer that is not already the
+/// JSON envelope (the framework's own 400, 404, 405, 413: a path that does not decode,
+/// a method the route lacks) is rewritten into it, keeping its status (S33).
+pub async fn envelope(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let ours = path.starts_with("/api/") || path.starts_with("/webhooks/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !ours || json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let code = match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        413 => ErrorCode::PayloadTooLarge,
+        503 => ErrorCode::Unavailable,
+        s if s >= 500 => ErrorCode::InternalError,
+        _ => ErrorCode::BadRequest,
+    };
+    let bytes = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_string(),
+        t => t.to_string(),
+    };
+    let err = public(ApiError::new(code, message), current_request_id());
+    (status, Json(err)).into_response()
+}
+
 /// The id of the request being handled, when called under [`request_id`].
 pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()

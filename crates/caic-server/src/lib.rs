@@ -115,6 +115,7 @@ pub fn router(engine: Engine, auth: Arc<Auth>, hooks: Arc<Webhooks>) -> Router {
     ))
     .layer(axum::Extension(auth.clone()))
     .merge(webhooks::router(engine_for_hooks, auth, hooks))
+    .layer(axum::middleware::from_fn(error::envelope))
     .layer(tower_http::trace::TraceLayer::new_for_http())
     .layer(axum::middleware::from_fn(error::request_id))
 }

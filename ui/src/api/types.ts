@@ -6,7 +6,7 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 /**
  * Machine-readable error class; each maps to one HTTP status.
  */
-export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "INTERNAL_ERROR" | "UNAVAILABLE";
+export type ErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "INTERNAL_ERROR" | "UNAVAILABLE";
 
 /**
  * The `error` member of the envelope.
