@@ -1,12 +1,12 @@
 //! The auth middleware, outer to inner: [`client_gate`] (client IP and the IP
-//! allowlist, S9), [`host_gate`] (Host header against `external_url`, against DNS
+//! allowlist, S9), [`host_gate`] (Host header and cross-site requests, S27, against DNS
 //! rebinding) and [`session_gate`] (a valid session for `/api/*`, S1-S3). Which tasks a
 //! user may touch is not decided here but by the engine, on the decoded task id.
 
 use super::{Auth, ClientInfo, CurrentUser};
 use crate::error::HttpError;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use caic_api::ErrorCode;
@@ -98,28 +98,42 @@ fn host_name(host: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-/// With `external_url` set, the `Host` must name its host (any port, any case), or be
-/// a loopback name (`localhost`, `127.0.0.1`, `::1`), which a rebinding attacker cannot
-/// make a browser send; anything else is a 403.
+/// Against DNS rebinding and cross-site requests (S27). The `Host` must be a name a
+/// rebinding attacker cannot make a browser send: a loopback name or an IP literal, or
+/// `external_url`'s host when one is set. A state-changing request (any method but GET,
+/// HEAD, OPTIONS) from a browser must come from caic's own page: an `Origin` naming
+/// another host, or `Sec-Fetch-Site` other than `same-origin` / `none`, is a 403.
 pub async fn host_gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
-    let Some(expected) = &auth.allowed_host else {
-        return next.run(req).await;
-    };
-    let host = header_str(req.headers(), header::HOST)
+    let h = req.headers();
+    let host = header_str(h, header::HOST)
         .map(String::from)
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_default();
     let name = host_name(&host);
-    let loopback = name == "localhost"
-        || name
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.to_canonical().is_loopback());
-    if name != *expected && !loopback {
-        tracing::warn!(host = %host, "request refused: Host does not match external_url");
+    let external = auth.allowed_host.as_deref();
+    let literal = name == "localhost" || name.parse::<IpAddr>().is_ok();
+    if !literal && external != Some(name.as_str()) {
+        tracing::warn!(host = %host, "request refused: Host names another site");
         return refuse(
             ErrorCode::Forbidden,
-            "the Host header does not match external_url",
+            "the Host header names another site (set external_url to serve under a name)",
         );
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let site = header_str(h, header::HeaderName::from_static("sec-fetch-site"));
+        let cross_site = site.is_some_and(|s| s != "same-origin" && s != "none");
+        let foreign_origin = header_str(h, header::ORIGIN).is_some_and(|o| {
+            let authority = o.split_once("://").map(|(_, a)| a).unwrap_or(o);
+            !authority.eq_ignore_ascii_case(host.trim())
+                && external != Some(host_name(authority).as_str())
+        });
+        if cross_site || foreign_origin {
+            tracing::warn!(host = %host, "request refused: cross-site {}", req.method());
+            return refuse(
+                ErrorCode::Forbidden,
+                "cross-site requests may not change anything",
+            );
+        }
     }
     next.run(req).await
 }
