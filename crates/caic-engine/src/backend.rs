@@ -200,7 +200,8 @@ impl Backend {
 
     /// Per-file line counts of the work against the branch point.
     pub(crate) async fn numstat(&self, container: &str, workdir: &str) -> Result<Vec<DiffFile>> {
-        Ok(self.runtime.numstat(container, workdir).await?)
+        let out = self.runtime.numstat(container, workdir).await?;
+        Ok(caic_git::parse_numstat(&out))
     }
 
     /// The full diff and the diff stat.
@@ -209,6 +210,7 @@ impl Backend {
         container: &str,
         workdir: &str,
     ) -> Result<(String, Vec<DiffFile>)> {
-        Ok(self.runtime.diff(container, workdir).await?)
+        let (diff, numstat) = self.runtime.diff(container, workdir).await?;
+        Ok((diff, caic_git::parse_numstat(&numstat)))
     }
 }

@@ -3,8 +3,7 @@
 
 use crate::engine::check_sudo_supported;
 use crate::git_scripts::{
-    container_diff_script, container_export_script, container_import_script, parse_numstat,
-    DiffMode,
+    container_diff_script, container_export_script, container_import_script, DiffMode,
 };
 use crate::relay::{
     shell_quote, RelayCommands, RelayReader, RelayStatus, RelayWriter, StartReply, StartRequest,
@@ -13,7 +12,6 @@ use crate::relay::{
 use crate::runtime::{AgentFile, ContainerState, Link, LinkEnd, LinkReader, LinkWriter, Runtime};
 use crate::ssh::{ExecOutput, ExecStdin, ExecStdout, ExitStatus, SshClient};
 use crate::{ContainerInfo, ContainerSpec, Docker, Error, RuntimeConfig};
-use caic_api::DiffFile;
 use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -100,13 +98,13 @@ impl DockerRuntime {
         Ok(tag)
     }
 
-    async fn numstat_of(&self, container: &str, workdir: &str) -> Result<Vec<DiffFile>, Error> {
+    async fn numstat_of(&self, container: &str, workdir: &str) -> Result<String, Error> {
         let client = self.client(container).await?;
         let out = client
             .exec(&container_diff_script(workdir, DiffMode::NumStat), None)
             .await?;
         check(&out, "diff stat")?;
-        Ok(parse_numstat(&out.stdout_str()))
+        Ok(out.stdout_str())
     }
 }
 
@@ -346,7 +344,7 @@ impl Runtime for DockerRuntime {
         &'a self,
         container: &'a str,
         workdir: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<DiffFile>, Error>> {
+    ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(self.numstat_of(container, workdir))
     }
 
@@ -354,7 +352,7 @@ impl Runtime for DockerRuntime {
         &'a self,
         container: &'a str,
         workdir: &'a str,
-    ) -> BoxFuture<'a, Result<(String, Vec<DiffFile>), Error>> {
+    ) -> BoxFuture<'a, Result<(String, String), Error>> {
         Box::pin(async move {
             let stat = self.numstat_of(container, workdir).await?;
             let client = self.client(container).await?;

@@ -2,10 +2,9 @@
 //!
 //! They need only bash, coreutils and git (Debian bookworm's 2.39 is enough). Each one sends
 //! git's own chatter to stderr, so stdout carries only the documented payload, and fails
-//! with a non-zero exit and a `caic-<step>:` message on stderr. [`parse_numstat`] reads
-//! what the numstat diff prints. Host-side git (bundles, branches) is caic-git's.
-
-use caic_api::DiffFile;
+//! with a non-zero exit and a `caic-<step>:` message on stderr. caic-git's
+//! `parse_numstat` reads what the numstat diff prints. Host-side git (bundles, branches)
+//! is caic-git's.
 
 /// Ref in the container repo that marks the commit the task started from; diffs and exports
 /// are taken against it.
@@ -25,7 +24,7 @@ pub const WIP_MESSAGE: &str = "caic: work in progress";
 /// What [`container_diff_script`] prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffMode {
-    /// `git diff --numstat -z`, for [`parse_numstat`].
+    /// `git diff --numstat -z`, for caic-git's `parse_numstat`.
     NumStat,
     /// The unified diff; binary files appear as `Binary files a/x and b/x differ`.
     Full,
@@ -198,70 +197,4 @@ git bundle create - "refs/caic/base..refs/heads/$branch" >&3
 "#,
     );
     s
-}
-
-/// Parses `git diff --numstat -z` (what [`container_diff_script`] prints in
-/// [`DiffMode::NumStat`]) into one entry per file: `-\t-` marks a binary file, a rename
-/// is reported under its new path.
-pub fn parse_numstat(out: &str) -> Vec<DiffFile> {
-    let mut files = Vec::new();
-    let mut fields = out.split('\0');
-    while let Some(record) = fields.next() {
-        let record = record.trim_start_matches('\n');
-        let Some((added, deleted, path)) = split_counts(record) else {
-            continue;
-        };
-        // `A\tD\t\0old\0new\0` for a rename or copy.
-        let path = if path.is_empty() {
-            let _old = fields.next();
-            match fields.next() {
-                Some(new) => new.to_string(),
-                None => break,
-            }
-        } else {
-            path.to_string()
-        };
-        let binary = added == "-" && deleted == "-";
-        files.push(DiffFile {
-            path,
-            added: added.parse().unwrap_or(0),
-            deleted: deleted.parse().unwrap_or(0),
-            binary,
-        });
-    }
-    files
-}
-
-/// Splits `A\tD\trest`.
-fn split_counts(line: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = line.splitn(3, '\t');
-    let added = parts.next()?;
-    let deleted = parts.next()?;
-    let path = parts.next()?;
-    let ok = |s: &str| s == "-" || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
-    (ok(added) && ok(deleted)).then_some((added, deleted, path))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numstat_z_counts_binaries_and_renames() {
-        let out = "3\t1\tsrc/lib.rs\0-\t-\tlogo.png\0\n0\t0\t\0old.txt\0new.txt\0";
-        let files = parse_numstat(out);
-        let got: Vec<(&str, u64, u64, bool)> = files
-            .iter()
-            .map(|f| (f.path.as_str(), f.added, f.deleted, f.binary))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("src/lib.rs", 3, 1, false),
-                ("logo.png", 0, 0, true),
-                ("new.txt", 0, 0, false)
-            ]
-        );
-        assert!(parse_numstat("").is_empty());
-    }
 }

@@ -11,12 +11,10 @@
 //! reports a death; [`MemoryRuntime::kill`] simulates a container dying.
 
 use crate::git_scripts::{
-    container_diff_script, container_export_script, container_import_script, parse_numstat,
-    DiffMode,
+    container_diff_script, container_export_script, container_import_script, DiffMode,
 };
 use crate::runtime::{AgentFile, ContainerState, Link, LinkEnd, LinkReader, LinkWriter, Runtime};
 use crate::Error;
-use caic_api::DiffFile;
 use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
@@ -638,7 +636,7 @@ impl Runtime for MemoryRuntime {
         &'a self,
         container: &'a str,
         workdir: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<DiffFile>, Error>> {
+    ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(async move {
             let wd = self.workdir(container, workdir)?;
             let out = self
@@ -649,7 +647,7 @@ impl Runtime for MemoryRuntime {
                     "diff stat",
                 )
                 .await?;
-            Ok(parse_numstat(String::from_utf8_lossy(&out).trim()))
+            Ok(String::from_utf8_lossy(&out).trim().to_string())
         })
     }
 
@@ -657,7 +655,7 @@ impl Runtime for MemoryRuntime {
         &'a self,
         container: &'a str,
         workdir: &'a str,
-    ) -> BoxFuture<'a, Result<(String, Vec<DiffFile>), Error>> {
+    ) -> BoxFuture<'a, Result<(String, String), Error>> {
         Box::pin(async move {
             let stat = self.numstat(container, workdir).await?;
             let wd = self.workdir(container, workdir)?;

@@ -4,7 +4,6 @@
 //! `MemoryRuntime` (feature `memory`) over temp dirs and local processes, for tests.
 
 use crate::Error;
-use caic_api::DiffFile;
 use caic_secrets::Secret;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
@@ -153,19 +152,20 @@ pub trait Runtime: Send + Sync {
         author: (&'a str, &'a str),
     ) -> BoxFuture<'a, Result<Vec<u8>, Error>>;
 
-    /// Per-file line counts of the work against the branch point.
+    /// Per-file line counts of the work against the branch point, as `git diff
+    /// --numstat -z` prints them (caic-git's `parse_numstat` reads them).
     fn numstat<'a>(
         &'a self,
         container: &'a str,
         workdir: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<DiffFile>, Error>>;
+    ) -> BoxFuture<'a, Result<String, Error>>;
 
-    /// The full diff and the diff stat.
+    /// The full diff, and the per-file counts as [`Runtime::numstat`] gives them.
     fn diff<'a>(
         &'a self,
         container: &'a str,
         workdir: &'a str,
-    ) -> BoxFuture<'a, Result<(String, Vec<DiffFile>), Error>>;
+    ) -> BoxFuture<'a, Result<(String, String), Error>>;
 
     /// Drops the runtime's open links to containers (caic is stopping); the containers
     /// and their agents keep running. Nothing by default.

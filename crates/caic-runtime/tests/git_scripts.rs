@@ -5,8 +5,8 @@ mod support;
 
 use caic_api::DiffFile;
 use caic_git::{
-    bundle_create, bundle_import, create_branch, diff_stat_host, host_identity, BranchAllocator,
-    Error,
+    bundle_create, bundle_import, create_branch, diff_stat_host, host_identity, parse_numstat,
+    BranchAllocator, Error,
 };
 use caic_runtime::git_scripts::*;
 use std::path::PathBuf;

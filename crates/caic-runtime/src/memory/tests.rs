@@ -137,7 +137,7 @@ async fn the_fake_agent_runs_end_to_end() {
         "{lines:?}"
     );
 
-    let stat = rt.numstat("c1", WORKDIR).await.unwrap();
+    let stat = caic_git::parse_numstat(&rt.numstat("c1", WORKDIR).await.unwrap());
     assert_eq!(stat.len(), 1, "{stat:?}");
     assert_eq!((stat[0].path.as_str(), stat[0].added), ("notes.txt", 1));
     let (diff, _) = rt.diff("c1", WORKDIR).await.unwrap();
