@@ -27,8 +27,8 @@ pub mod users;
 
 #[cfg(any(test, feature = "mock"))]
 pub mod mock_forge;
-#[cfg(test)]
-mod testutil;
+#[cfg(any(test, feature = "mock"))]
+pub mod testutil;
 
 pub use error::Error;
 pub use secret::Secret;

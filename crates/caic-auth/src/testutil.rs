@@ -1,4 +1,5 @@
-//! Test helpers: capture tracing output into a string.
+//! Test helpers: capture tracing output into a string (feature `mock`, for other
+//! crates' tests too).
 
 use parking_lot::Mutex;
 use std::io::Write;

@@ -385,32 +385,6 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parking_lot::Mutex;
-    use std::io::Write;
-
-    /// Tracing output of `f`, as text.
-    fn capture_logs(f: impl FnOnce()) -> String {
-        #[derive(Clone, Default)]
-        struct Buf(Arc<Mutex<Vec<u8>>>);
-        impl Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buf = Buf::default();
-        let out = buf.clone();
-        let sub = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || out.clone())
-            .finish();
-        tracing::subscriber::with_default(sub, f);
-        let text = String::from_utf8_lossy(&buf.0.lock()).into_owned();
-        text
-    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -475,7 +449,7 @@ mod tests {
 
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut fc = None;
-        let out = capture_logs(|| fc = Some(forge_config(&cfg, None)));
+        let out = caic_auth::testutil::capture_logs(|| fc = Some(forge_config(&cfg, None)));
         assert!(out.contains("WARN"), "{out}");
         assert!(out.contains(&key.display().to_string()), "{out}");
         assert!(out.contains("644") && out.contains("chmod 600"), "{out}");
@@ -487,7 +461,7 @@ mod tests {
         assert!(!out.contains("not-a-real-key"), "{out}");
 
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let out = capture_logs(|| {
+        let out = caic_auth::testutil::capture_logs(|| {
             forge_config(&cfg, None);
         });
         assert!(!out.contains("WARN"), "{out}");

@@ -524,7 +524,7 @@ async fn s09_allowlist_refuses_outside_clients() {
 
 #[tokio::test]
 async fn s15_whole_login_logs_no_secret() {
-    let buf = auth_support::LogBuffer::default();
+    let buf = caic_auth::testutil::Buffer::default();
     let sub = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)

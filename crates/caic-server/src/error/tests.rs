@@ -1,10 +1,7 @@
 use super::*;
 use axum::routing::get;
 use axum::Router;
-use parking_lot::Mutex;
 use serde_json::Value;
-use std::io::Write;
-use std::sync::Arc;
 
 /// The status and JSON body of a rendered error.
 async fn render(e: HttpError) -> (u16, Value) {
@@ -16,26 +13,6 @@ async fn render(e: HttpError) -> (u16, Value) {
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
-/// A log sink for a test subscriber.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock()).into_owned()
-    }
-}
-
 const DETAIL: &str =
     "git push: /home/alice/src/demo: fatal: could not read Username for 'https://github.com'";
 
@@ -45,12 +22,7 @@ async fn boom() -> Result<(), HttpError> {
 
 #[tokio::test]
 async fn s33_5xx_says_internal_error_and_request_id_detail_goes_to_log() {
-    let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
+    let (subscriber, logs) = caic_auth::testutil::subscriber();
     // The test runtime is single-threaded: the server task logs to this subscriber.
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = Router::new()
