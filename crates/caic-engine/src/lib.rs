@@ -25,9 +25,8 @@ mod watchers;
 mod webhook;
 
 pub use backend::{build_image, BackendConfig};
-/// The forge family, and the secret type under its older name (the same type as
-/// [`Secret`]).
-pub use caic_forge::{ForgeKind, Secret as ForgeSecret};
+/// The forge family.
+pub use caic_forge::ForgeKind;
 /// A runtime without containers (temp dirs, local processes), for tests.
 #[cfg(all(feature = "memory", unix))]
 pub use caic_runtime::MemoryRuntime;

@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use caic_api::ErrorCode;
 use caic_auth::github_meta::GitHubRanges;
-use caic_engine::{Engine, ForgeKind, ForgeSecret, HookOutcome};
+use caic_engine::{Engine, ForgeKind, HookOutcome, Secret};
 use caic_forge::webhook::{self, Event};
 use caic_forge::ReplayGuard;
 use futures::StreamExt;
@@ -65,8 +65,8 @@ async fn read_body(body: Body) -> Result<Bytes, HttpError> {
 
 /// Webhook settings and state.
 pub struct Webhooks {
-    github_secret: Option<ForgeSecret>,
-    gitlab_secret: Option<ForgeSecret>,
+    github_secret: Option<Secret>,
+    gitlab_secret: Option<Secret>,
     /// GitHub's hook ranges (S12), refreshed by the server; empty until first fetched.
     ranges: GitHubRanges,
     harness: String,
@@ -82,8 +82,8 @@ impl Webhooks {
     /// Webhooks with these secrets; GitHub deliveries must come from `ranges`. Tasks
     /// started from issues run `harness`.
     pub fn new(
-        github_secret: Option<ForgeSecret>,
-        gitlab_secret: Option<ForgeSecret>,
+        github_secret: Option<Secret>,
+        gitlab_secret: Option<Secret>,
         ranges: GitHubRanges,
         harness: String,
     ) -> Webhooks {
@@ -101,7 +101,7 @@ impl Webhooks {
         self.github_secret.is_some()
     }
 
-    fn secret(&self, forge: ForgeKind) -> Option<&ForgeSecret> {
+    fn secret(&self, forge: ForgeKind) -> Option<&Secret> {
         match forge {
             ForgeKind::GitHub => self.github_secret.as_ref(),
             ForgeKind::GitLab => self.gitlab_secret.as_ref(),
@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn s12_github_deliveries_only_from_hook_ranges() {
-        let secret = Some(ForgeSecret::new("s"));
+        let secret = Some(Secret::new("s"));
         let empty = Webhooks::new(secret.clone(), None, GitHubRanges::default(), "fake".into());
         // Before GitHub's ranges are known, every GitHub delivery is refused.
         let hook: IpAddr = "140.82.115.1".parse().unwrap();

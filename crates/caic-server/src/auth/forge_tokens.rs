@@ -3,14 +3,14 @@
 
 use super::Auth;
 use caic_auth::oauth::Provider;
-use caic_engine::{ForgeKind, ForgeSecret, UserTokens};
+use caic_engine::{ForgeKind, Secret, UserTokens};
 use std::sync::Arc;
 
 /// A task owner's token, when they logged in with that forge.
 pub struct OwnerTokens(pub Arc<Auth>);
 
 impl UserTokens for OwnerTokens {
-    fn token_for(&self, owner: &str, forge: ForgeKind) -> Option<ForgeSecret> {
+    fn token_for(&self, owner: &str, forge: ForgeKind) -> Option<Secret> {
         let user = self.0.login()?.users().get(owner)?;
         let same = matches!(
             (user.provider, forge),
